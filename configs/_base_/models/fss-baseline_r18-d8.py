@@ -1,0 +1,39 @@
+# Few-shot baseline: dilated ResNet (1/8) -> PFENet prior mask -> PPM few-shot head.
+norm_cfg = dict(type='BN', requires_grad=True)
+data_preprocessor = dict(
+    type='FewShotDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255)
+model = dict(
+    type='FewShotSegmentor',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='ResNetV1c',
+        depth=18,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        dilations=(1, 1, 2, 4),
+        strides=(1, 2, 1, 1),
+        norm_cfg=norm_cfg,
+        norm_eval=False,
+        style='pytorch',
+        contract_dilation=True),
+    freeze_backbone=False,
+    necks=[dict(type='PriorMaskNeck', in_index=3, prior_key='prior')],
+    decode_head=dict(
+        type='PPMFewShotHead',
+        in_channels=[128, 256],
+        in_index=[1, 2],
+        channels=256,
+        pool_scales=(1, 2, 3, 6),
+        prior_keys=('prior', ),
+        dropout_ratio=0.1,
+        num_classes=2,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

@@ -1,0 +1,3 @@
+from .few_shot_iou_metric import FewShotIoUMetric, episode_areas
+
+__all__ = ['FewShotIoUMetric', 'episode_areas']

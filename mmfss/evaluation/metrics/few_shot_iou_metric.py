@@ -1,0 +1,107 @@
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+from mmseg.registry import METRICS
+from prettytable import PrettyTable
+
+__all__ = ['FewShotIoUMetric', 'episode_areas']
+
+
+def episode_areas(pred: torch.Tensor, label: torch.Tensor,
+                  ignore_index: int = 255) -> List[int]:
+    """Intersection and union of foreground and background of one episode.
+
+    Args:
+        pred (Tensor): [H, W] prediction (1 foreground, 0 background).
+        label (Tensor): [H, W] binary ground truth (1, 0, ``ignore_index``).
+
+    Returns:
+        list[int]: [fg intersection, fg union, bg intersection, bg union] over valid pixels.
+    """
+    valid = label != ignore_index
+    pred_fg, gt_fg = (pred == 1) & valid, (label == 1) & valid
+    pred_bg, gt_bg = (pred != 1) & valid, (label == 0) & valid
+    return [int((pred_fg & gt_fg).sum()), int((pred_fg | gt_fg).sum()),
+            int((pred_bg & gt_bg).sum()), int((pred_bg | gt_bg).sum())]
+
+
+@METRICS.register_module()
+class FewShotIoUMetric(BaseMetric):
+    """Few-shot segmentation metric: per-class foreground IoU, mIoU and FB-IoU.
+
+    ``process()`` keeps one small record per episode, (class id, foreground intersection,
+    foreground union, background intersection, background union), counted at the query's
+    original label resolution with ``ignore_index`` pixels left out, so distributed
+    evaluation (which collects exactly one result per dataset item) counts each episode once.
+
+    ``compute_metrics()``:
+
+    * IoU of class c = sum of its episodes' foreground intersections / sum of their unions
+      (accumulated over episodes, as PFENet, HSNet and BAM report);
+    * mIoU = mean of the class IoUs over the classes that occur in the episodes;
+    * FB-IoU = mean of the foreground IoU and the background IoU, each accumulated over all
+      episodes regardless of class (PFENet's FB-IoU).
+
+    Values are in percent, rounded to 2 decimals; besides ``mIoU``, ``FB-IoU``, ``fg-IoU``,
+    ``bg-IoU`` and ``episodes``, each class's IoU is returned as ``IoU.<class name>`` and a
+    per-class table is printed.
+
+    Args:
+        ignore_index (int): Ignored label value. Defaults to 255.
+        collect_device (str): Device for collecting results across ranks.
+        prefix (str, optional): Prefix of the metric names.
+    """
+
+    def __init__(self, ignore_index: int = 255, collect_device: str = 'cpu',
+                 prefix: Optional[str] = None, **kwargs) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.ignore_index = ignore_index
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            pred = sample['pred_sem_seg']['data'].squeeze(0)
+            if 'gt_sem_seg' not in sample:
+                raise KeyError(f'episode {sample.get("episode_index")} ({sample.get("img_path")}) '
+                               'has no gt_sem_seg: load the query annotation in the test pipeline')
+            label = sample['gt_sem_seg']['data'].squeeze(0).to(pred.device)
+            if pred.shape != label.shape:
+                raise ValueError(f'prediction {tuple(pred.shape)} and label {tuple(label.shape)} '
+                                 f'of {sample.get("img_path")} differ in size: the prediction '
+                                 'must be at the original label resolution')
+            self.results.append(
+                (int(sample['class_id']), *episode_areas(pred, label, self.ignore_index)))
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        logger: MMLogger = MMLogger.get_current_instance()
+        areas = np.asarray(results, dtype=np.int64).reshape(-1, 5)
+        classes = np.unique(areas[:, 0])
+        per_class = OrderedDict()
+        for c in classes:
+            rows = areas[areas[:, 0] == c]
+            union = rows[:, 2].sum()
+            per_class[int(c)] = (rows[:, 1].sum() / union if union > 0 else np.nan, len(rows))
+        ious = np.array([v[0] for v in per_class.values()], dtype=np.float64)
+        fg = areas[:, 1].sum() / max(areas[:, 2].sum(), 1)
+        bg = areas[:, 3].sum() / max(areas[:, 4].sum(), 1)
+        names = (self.dataset_meta or {}).get('classes')
+        table = PrettyTable(field_names=['Class', 'IoU', 'Episodes'])
+        for c, (iou, n) in per_class.items():
+            name = names[c] if names is not None and c < len(names) else str(c)
+            table.add_row([f'{c} {name}', round(float(iou) * 100, 2), n])
+        print_log('per class results:', logger)
+        print_log('\n' + table.get_string(), logger=logger)
+        metrics = {
+            'mIoU': float(np.round(np.nanmean(ious) * 100, 2)),
+            'FB-IoU': float(np.round((fg + bg) / 2 * 100, 2)),
+            'fg-IoU': float(np.round(fg * 100, 2)),
+            'bg-IoU': float(np.round(bg * 100, 2)),
+            'episodes': int(len(areas)),
+        }
+        for c, (iou, _) in per_class.items():
+            name = names[c] if names is not None and c < len(names) else str(c)
+            metrics[f'IoU.{name}'] = float(np.round(iou * 100, 2))
+        return metrics

@@ -1,0 +1,105 @@
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.data_preprocessor import SegDataPreProcessor
+from mmseg.registry import MODELS
+from mmseg.utils import stack_batch
+
+__all__ = ['FewShotDataPreProcessor']
+
+
+@MODELS.register_module()
+class FewShotDataPreProcessor(SegDataPreProcessor):
+    """Normalise and batch few-shot episodes.
+
+    Input (from :class:`~mmfss.datasets.transforms.PackEpisodeInputs` and mmengine's
+    ``pseudo_collate``): ``inputs = dict(query=[Tensor[3, H, W], ...],
+    support=[Tensor[K, 3, Hs, Ws], ...])`` (a list of per-episode dicts is accepted too),
+    ``data_samples`` a list of SegDataSample with ``support_masks``.
+
+    Output: ``dict(inputs=dict(query=Tensor[B, 3, H, W], support=Tensor[B, K, 3, Hs, Ws],
+    support_masks=Tensor[B, K, Hs, Ws]), data_samples=...)``. Queries and their
+    ``gt_sem_seg`` are padded with mmseg's :func:`~mmseg.utils.stack_batch` (which records
+    ``padding_size``/``pad_shape`` in the metainfo); supports and support masks, which
+    ``stack_batch`` does not handle, are padded here to the largest support (or ``size``)
+    with ``pad_val``/``seg_pad_val``, and the padded masks are written back to the samples.
+    The support masks are lifted into ``inputs`` because they are model inputs at inference.
+
+    Args:
+        mean, std, size, size_divisor, pad_val, seg_pad_val, bgr_to_rgb, rgb_to_bgr: As in
+            :class:`~mmseg.models.SegDataPreProcessor`; ``size`` and ``size_divisor`` apply
+            to the supports too. Without either, a batch is padded to its largest image.
+    """
+
+    def _normalize(self, img: torch.Tensor) -> torch.Tensor:
+        """[..., 3, H, W] uint8/float -> float, channel-converted and normalised."""
+        if self.channel_conversion and img.shape[-3] == 3:
+            img = img.flip(-3)
+        img = img.float()
+        if self._enable_normalize:
+            img = (img - self.mean) / self.std
+        return img
+
+    def _target_size(self, shapes: List[Sequence[int]]) -> List[int]:
+        h = max(s[0] for s in shapes)
+        w = max(s[1] for s in shapes)
+        if self.size is not None:
+            h, w = max(h, self.size[0]), max(w, self.size[1])
+        if self.size_divisor is not None and self.size_divisor > 1:
+            d = self.size_divisor
+            h, w = (h + d - 1) // d * d, (w + d - 1) // d * d
+        return [h, w]
+
+    @staticmethod
+    def _as_episode_list(inputs) -> List[Dict[str, torch.Tensor]]:
+        if isinstance(inputs, dict):
+            if not {'query', 'support'} <= set(inputs):
+                raise KeyError(f'episode inputs need "query" and "support", got {sorted(inputs)}')
+            query, support = inputs['query'], inputs['support']
+            if isinstance(query, torch.Tensor) and query.dim() == 3:
+                query, support = [query], [support]
+            if len(query) != len(support):
+                raise ValueError(f'{len(query)} queries but {len(support)} support sets')
+            return [dict(query=q, support=s) for q, s in zip(query, support)]
+        if isinstance(inputs, (list, tuple)) and all(isinstance(x, dict) for x in inputs):
+            return list(inputs)
+        raise TypeError('FewShotDataPreProcessor expects episode inputs dict(query=[Tensor[3,H,W]'
+                        f', ...], support=[Tensor[K,3,H,W], ...]), got {type(inputs).__name__}')
+
+    def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
+        data = self.cast_data(data)
+        inputs = self._as_episode_list(data['inputs'])
+        data_samples = data.get('data_samples')
+        if data_samples is None or len(data_samples) != len(inputs):
+            raise ValueError('FewShotDataPreProcessor needs one data sample per episode: the '
+                             'support masks travel in data_samples[i].support_masks')
+        shots = {x['support'].shape[0] for x in inputs}
+        if len(shots) != 1:
+            raise ValueError(f'all episodes of a batch must have the same number of supports, '
+                             f'got {sorted(shots)}')
+        queries = [self._normalize(x['query']) for x in inputs]
+        # stack_batch takes exactly one of size / size_divisor; pad to the batch maximum
+        # (size_divisor=1) when neither is configured.
+        size_divisor = None if self.size is not None else (self.size_divisor or 1)
+        query, data_samples = stack_batch(
+            queries, data_samples, size=self.size, size_divisor=size_divisor,
+            pad_val=self.pad_val, seg_pad_val=self.seg_pad_val)
+
+        h, w = self._target_size([x['support'].shape[-2:] for x in inputs])
+        supports, masks = [], []
+        for x, sample in zip(inputs, data_samples):
+            sup = self._normalize(x['support'])
+            mask = sample.support_masks.data
+            if mask.shape[-2:] != sup.shape[-2:] or mask.shape[0] != sup.shape[0]:
+                raise ValueError(f'support masks {tuple(mask.shape)} do not match support '
+                                 f'images {tuple(sup.shape)} ({sample.get("img_path")})')
+            pad = (0, w - sup.shape[-1], 0, h - sup.shape[-2])
+            supports.append(F.pad(sup, pad, value=self.pad_val))
+            mask = F.pad(mask, pad, value=self.seg_pad_val)
+            sample.support_masks = PixelData(data=mask)
+            masks.append(mask)
+        batch_inputs = dict(
+            query=query, support=torch.stack(supports), support_masks=torch.stack(masks))
+        return dict(inputs=batch_inputs, data_samples=data_samples)

@@ -1,0 +1,3 @@
+from .ppm_few_shot_head import PPMFewShotHead
+
+__all__ = ['PPMFewShotHead']

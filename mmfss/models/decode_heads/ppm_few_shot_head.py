@@ -1,0 +1,73 @@
+from typing import Sequence
+
+import torch
+from mmcv.cnn import ConvModule
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.models.decode_heads.psp_head import PPM
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ..utils import EpisodeFeatures, foreground_weights, masked_average_pooling
+
+__all__ = ['PPMFewShotHead']
+
+
+@MODELS.register_module()
+class PPMFewShotHead(BaseDecodeHead):
+    """Few-shot decode head: PSPNet's pyramid pooling over query, prototype and priors.
+
+    1. The backbone levels ``in_index`` of the query and of each support are resized to the
+       first one and concatenated (``input_transform='resize_concat'``; PFENet concatenates
+       layer2 and layer3), then reduced to ``channels`` by a shared 1x1 conv.
+    2. The support prototype is the masked average pooling of the reduced support features
+       over the resized foreground mask, averaged over the K shots.
+    3. Query features, the prototype expanded over the query grid and the prior maps named in
+       ``prior_keys`` are concatenated and merged by a 1x1 conv.
+    4. mmseg's :class:`~mmseg.models.decode_heads.psp_head.PPM` and a 3x3 bottleneck, as in
+       PSPHead, then ``cls_seg`` gives [B, num_classes=2, h, w] logits.
+
+    Args:
+        pool_scales (Sequence[int]): PPM pooling scales. Defaults to (1, 2, 3, 6).
+        prior_keys (Sequence[str]): Priors of :class:`EpisodeFeatures` to use, in order.
+        **kwargs: :class:`~mmseg.models.decode_heads.decode_head.BaseDecodeHead` arguments
+            (``in_channels`` a list matching ``in_index``, ``channels``, ``num_classes=2``,
+            ``loss_decode``, ...).
+    """
+
+    def __init__(self, pool_scales: Sequence[int] = (1, 2, 3, 6),
+                 prior_keys: Sequence[str] = ('prior', ), **kwargs) -> None:
+        kwargs.setdefault('input_transform', 'resize_concat')
+        kwargs.setdefault('num_classes', 2)
+        super().__init__(**kwargs)
+        if self.num_classes != 2:
+            raise ValueError(f'PPMFewShotHead predicts background/foreground: num_classes must '
+                             f'be 2, got {self.num_classes}')
+        self.prior_keys = tuple(prior_keys)
+        cfg = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+        self.reduce = ConvModule(self.in_channels, self.channels, 1, **cfg)
+        self.merge = ConvModule(2 * self.channels + len(self.prior_keys), self.channels, 1,
+                                **cfg)
+        self.psp_modules = PPM(pool_scales, self.channels, self.channels,
+                               align_corners=self.align_corners, **cfg)
+        self.bottleneck = ConvModule(
+            self.channels * (len(pool_scales) + 1), self.channels, 3, padding=1, **cfg)
+
+    def forward(self, feats: EpisodeFeatures) -> Tensor:
+        """[B, 2, h, w] logits at the resolution of the first ``in_index`` level."""
+        b, k = feats.batch_size, feats.shot
+        query = self.reduce(self._transform_inputs(feats.query_feats))
+        support = self.reduce(
+            self._transform_inputs([f.flatten(0, 1) for f in feats.support_feats]))
+        weights = foreground_weights(feats.support_masks.flatten(0, 1), support.shape[-2:])
+        prototype = masked_average_pooling(support, weights).view(b, k, -1).mean(dim=1)
+        parts = [query, prototype[:, :, None, None].expand_as(query)]
+        for key in self.prior_keys:
+            if key not in feats.priors:
+                raise KeyError(f'PPMFewShotHead needs prior {key!r}, but the necks produced '
+                               f'{sorted(feats.priors)}; add the neck or change prior_keys')
+            parts.append(resize(feats.priors[key], size=query.shape[-2:], mode='bilinear',
+                                align_corners=self.align_corners))
+        x = self.merge(torch.cat(parts, dim=1))
+        x = self.bottleneck(torch.cat([x, *self.psp_modules(x)], dim=1))
+        return self.cls_seg(x)

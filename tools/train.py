@@ -1,0 +1,95 @@
+# Train a few-shot segmentor (mmseg's tools/train.py with mmfss's additions).
+import argparse
+import logging
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from mmseg.registry import RUNNERS
+
+import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
+from mmfss.utils import init_cpu_dist, trust_checkpoint
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a few-shot segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume training: without a value, from the latest checkpoint in the work_dir; '
+        'with a path, from that checkpoint')
+    parser.add_argument(
+        '--amp', action='store_true', default=False,
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override some settings in the used config, the key-value pair in xxx=yyy '
+        'format will be merged into config file. If the value to be overwritten is a list, '
+        'it should be like key="[a,b]" or key=a,b. It also allows nested list/tuple values, '
+        'e.g. key="[(a,b),(c,d)]". Note that the quotation marks are necessary and that no '
+        'white space is allowed.')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file {args.config} does not exist')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        optim_wrapper = cfg.optim_wrapper.type
+        if optim_wrapper == 'AmpOptimWrapper':
+            print_log('AMP training is already enabled in your config.', logger='current',
+                      level=logging.WARNING)
+        else:
+            if optim_wrapper != 'OptimWrapper':
+                raise ValueError('--amp is only supported when the optimizer wrapper type is '
+                                 f'OptimWrapper, but got {optim_wrapper}')
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise FileNotFoundError(f'--resume checkpoint {args.resume} does not exist')
+        cfg.resume = True
+        cfg.load_from = args.resume
+    # Files the user named may fall back to weights_only=False (see mmfss.utils.checkpoint).
+    if cfg.get('load_from'):
+        trust_checkpoint(cfg.load_from)
+
+    init_cpu_dist(args.launcher)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
