@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-from mmfss.utils import init_cpu_dist, trust_checkpoint
+from mmfss.utils import setup_cpu_dist, trust_checkpoint
 
 
 def parse_args():
@@ -86,7 +86,7 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
-    init_cpu_dist(args.launcher)
+    setup_cpu_dist(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()
 

@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-from mmfss.utils import init_cpu_dist, trust_checkpoint
+from mmfss.utils import setup_cpu_dist, trust_checkpoint
 
 
 def parse_args():
@@ -83,7 +83,7 @@ def main():
     if cfg.get('load_from'):
         trust_checkpoint(cfg.load_from)
 
-    init_cpu_dist(args.launcher)
+    setup_cpu_dist(cfg, args.launcher)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -2,30 +2,42 @@ import os
 
 import torch
 import torch.distributed as dist
+from mmengine.config import Config
 
-__all__ = ['init_cpu_dist']
+__all__ = ['setup_cpu_dist']
 
 
-def init_cpu_dist(launcher: str) -> bool:
-    """Initialise torch.distributed with gloo for a CPU-only ``pytorch`` launch.
+def setup_cpu_dist(cfg: Config, launcher: str) -> bool:
+    """Prepare a CPU-only ``pytorch`` launch (torchrun without GPUs) for mmengine's Runner.
 
-    mmengine's ``init_dist`` for the ``pytorch`` launcher calls ``torch.cuda.set_device``,
-    which fails on a machine without a GPU. When no GPU is visible, the tools call this
-    first (torchrun sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``); the
-    Runner then sees an initialised process group and does not initialise it again.
+    mmengine assumes GPUs for the ``pytorch`` launcher: ``init_dist`` calls
+    ``torch.cuda.set_device`` and the model wrapper passes ``device_ids=[LOCAL_RANK]`` to
+    DistributedDataParallel, which both fail without a GPU. When no GPU is visible this
+    initialises the process group with gloo (torchrun sets ``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``, ``MASTER_PORT``; the Runner then skips its own initialisation) and sets
+    ``model_wrapper_cfg.device_ids = None`` (CPU DDP). With a GPU it does nothing.
 
     Args:
+        cfg (Config): The config the Runner will be built from (modified in place).
         launcher (str): The ``--launcher`` argument.
 
     Returns:
-        bool: Whether a gloo process group was initialised here.
+        bool: Whether the CPU set-up was applied.
     """
-    if launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
+    if launcher != 'pytorch' or torch.cuda.is_available():
         return False
     missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
                if k not in os.environ]
     if missing:
         raise RuntimeError(f'--launcher pytorch needs the environment variables {missing}; '
                            'start the job with torchrun (tools/dist_train.sh)')
-    dist.init_process_group(backend='gloo')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     return True

@@ -34,6 +34,10 @@ model = dict(
         num_classes=2,
         norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0, avg_non_ignore=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
+# The prior neck reads the last backbone level without gradients (PFENet's training-free
+# prior), so when the backbone is trained that level gets no gradient: DDP must know.
+find_unused_parameters = True

@@ -99,7 +99,8 @@ class FewShotIoUMetric(BaseMetric):
             'FB-IoU': float(np.round((fg + bg) / 2 * 100, 2)),
             'fg-IoU': float(np.round(fg * 100, 2)),
             'bg-IoU': float(np.round(bg * 100, 2)),
-            'episodes': int(len(areas)),
+            # a float: mmengine's json logger drops the numpy ints its history returns
+            'episodes': float(len(areas)),
         }
         for c, (iou, _) in per_class.items():
             name = names[c] if names is not None and c < len(names) else str(c)

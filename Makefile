@@ -1,0 +1,33 @@
+# mmfss: `make demo` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+VENV ?= $(CURDIR)/.venv
+PYTHON := $(VENV)/bin/python
+INSTALL_STAMP := $(VENV)/.mmfss-install
+TEST_STAMP := $(VENV)/.mmfss-test-deps
+PYTEST_ARGS ?=
+
+.PHONY: install install-tests demo test test-fast clean
+
+install: $(INSTALL_STAMP)
+
+$(INSTALL_STAMP): tools/install_env.sh setup.py
+	MMFSS_VENV=$(VENV) bash tools/install_env.sh
+	touch $@
+
+install-tests: $(TEST_STAMP)
+
+$(TEST_STAMP): $(INSTALL_STAMP)
+	MMFSS_VENV=$(VENV) bash tools/install_env.sh --with-tests
+	touch $@
+
+demo: install
+	$(PYTHON) tools/demo.py
+
+test: install-tests
+	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+test-fast: install-tests
+	$(PYTHON) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) work_dirs build *.egg-info

@@ -1,0 +1,59 @@
+import pytest
+import torch
+from mmseg.registry import METRICS
+
+from mmfss.evaluation import episode_areas
+
+
+def _sample(pred, label, class_id):
+    return dict(pred_sem_seg=dict(data=torch.tensor(pred)[None]),
+                gt_sem_seg=dict(data=torch.tensor(label)[None]), class_id=class_id,
+                img_path=f'q{class_id}.jpg')
+
+
+class TestFewShotIoUMetric:
+
+    def test_areas(self):
+        pred = torch.tensor([[1, 1, 0], [0, 1, 0]])
+        label = torch.tensor([[1, 0, 0], [255, 1, 1]])
+        # valid pixels: 5; fg: pred {(0,0),(0,1),(1,1)}, gt {(0,0),(1,1),(1,2)}
+        assert episode_areas(pred, label) == [2, 4, 1, 3]
+
+    def test_hand_computed(self):
+        metric = METRICS.build(dict(type='FewShotIoUMetric'))
+        metric.dataset_meta = dict(classes=('background', 'cat', 'dog'))
+        episodes = [
+            # class 1: fg I=1, U=2 ; bg I=2, U=3
+            _sample([[1, 1], [0, 0]], [[1, 0], [0, 0]], 1),
+            # class 1: fg I=2, U=2 ; bg I=1, U=1 (one ignored pixel)
+            _sample([[1, 1], [0, 1]], [[1, 1], [0, 255]], 1),
+            # class 2: fg I=0, U=2 ; bg I=2, U=4
+            _sample([[1, 0], [0, 0]], [[0, 1], [0, 0]], 2),
+        ]
+        metric.process({}, episodes)
+        out = metric.evaluate(3)
+        # per class accumulated: cat (1+2)/(2+2) = 75, dog 0/2 = 0 -> mIoU 37.5
+        assert out['IoU.cat'] == 75.0 and out['IoU.dog'] == 0.0
+        assert out['mIoU'] == 37.5
+        # accumulated over all episodes: fg 3/6 = 0.5, bg 5/8 = 0.625 -> FB-IoU 56.25
+        assert out['fg-IoU'] == 50.0 and out['bg-IoU'] == 62.5
+        assert out['FB-IoU'] == 56.25
+        assert out['episodes'] == 3
+
+    def test_accumulation_differs_from_episode_mean(self):
+        """IoU is sum(I)/sum(U) per class, not the mean of episode IoUs."""
+        metric = METRICS.build(dict(type='FewShotIoUMetric'))
+        big = [[1] * 4] * 4  # I = U = 16 -> IoU 1
+        small_pred = [[0] * 4] * 4
+        small_label = [[1, 0, 0, 0]] + [[0] * 4] * 3  # I = 0, U = 1 -> IoU 0
+        metric.process({}, [_sample(big, big, 1), _sample(small_pred, small_label, 1)])
+        out = metric.evaluate(2)
+        assert out['mIoU'] == round(16 / 17 * 100, 2)  # not 50.0
+
+    def test_size_mismatch_names_file(self):
+        metric = METRICS.build(dict(type='FewShotIoUMetric'))
+        with pytest.raises(ValueError, match='q1.jpg'):
+            metric.process({}, [_sample([[1, 1]], [[1], [1]], 1)])
+        with pytest.raises(KeyError, match='gt_sem_seg'):
+            metric.process({}, [dict(pred_sem_seg=dict(data=torch.zeros(1, 2, 2)),
+                                     class_id=1)])

@@ -1,0 +1,82 @@
+"""End-to-end runs of tools/train.py, tools/test.py and the torchrun launch scripts on CPU."""
+import json
+import os
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import REPO, write_tiny_config
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _run(cmd, **kw):
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1')
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+                          **kw)
+    assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
+    return proc.stdout + proc.stderr
+
+
+def _metrics(work_dir):
+    """The evaluation metrics mmengine wrote as json into the test work dir."""
+    found = []
+    for dirpath, _, files in os.walk(work_dir):
+        found += [osp.join(dirpath, f) for f in files if re.fullmatch(r'\d{8}_\d{6}\.json', f)]
+    assert found, f'no metrics json under {work_dir}'
+    with open(sorted(found)[-1]) as f:
+        return json.load(f)
+
+
+@pytest.mark.slow
+def test_train_then_test_cli(tmp_path, shapes_root):
+    cfg = write_tiny_config(tmp_path / 'tiny.py', shapes_root, iters=2, ckpt_interval=2)
+    work = tmp_path / 'work'
+    _run([sys.executable, 'tools/train.py', cfg, '--work-dir', str(work)])
+    ckpt = work / 'iter_2.pth'
+    assert ckpt.is_file()
+    # resume from a named checkpoint and train two more iterations
+    out = _run([sys.executable, 'tools/train.py', cfg, '--work-dir', str(work), '--resume',
+                str(ckpt), '--cfg-options', 'train_cfg.max_iters=4'])
+    assert 'resumed epoch: 0, iter: 2' in out
+    assert (work / 'iter_4.pth').is_file()
+    _run([sys.executable, 'tools/test.py', cfg, str(work / 'iter_4.pth'), '--work-dir',
+          str(tmp_path / 'test')])
+    metrics = _metrics(tmp_path / 'test')
+    assert metrics['episodes'] == 16
+    assert 0 <= metrics['mIoU'] <= 100 and 0 <= metrics['FB-IoU'] <= 100
+
+
+def test_cli_errors(tmp_path):
+    proc = subprocess.run([sys.executable, 'tools/test.py', str(tmp_path / 'nope.py'), 'x.pth'],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and 'config file' in proc.stderr and 'nope.py' in proc.stderr
+
+
+@pytest.mark.slow
+def test_dist_train_and_test_two_processes(tmp_path, shapes_root):
+    """2 CPU processes (gloo) through tools/dist_train.sh and tools/dist_test.sh."""
+    cfg = write_tiny_config(tmp_path / 'tiny.py', shapes_root, iters=2, ckpt_interval=2,
+                            episodes=20)
+    work = tmp_path / 'dist'
+    out = _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(work)])
+    assert 'Distributed training: True' in out and 'GPU number: 2' in out  # 2 processes
+    assert "dist_cfg=dict(backend='gloo')" in out
+    ckpt = work / 'iter_2.pth'
+    assert ckpt.is_file()
+    _run(['bash', 'tools/dist_test.sh', cfg, str(ckpt), '2', '--work-dir', str(tmp_path / 't2')])
+    _run([sys.executable, 'tools/test.py', cfg, str(ckpt), '--work-dir', str(tmp_path / 't1')])
+    two, one = _metrics(tmp_path / 't2'), _metrics(tmp_path / 't1')
+    assert two['episodes'] == one['episodes'] == 20
+    timing = {'time', 'data_time'}
+    two = {k: v for k, v in two.items() if k not in timing}
+    one = {k: v for k, v in one.items() if k not in timing}
+    assert two == one  # each episode counted once: identical numbers
