@@ -37,6 +37,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
     include_package_data=True,
+    package_data={'mmfss.datasets': ['lists/pascal/*.txt']},
     python_requires='>=3.9',
     install_requires=install_requires,
     extras_require=extras_require,

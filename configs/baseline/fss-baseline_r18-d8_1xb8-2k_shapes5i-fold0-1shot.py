@@ -1,12 +1,13 @@
 # CPU-sized baseline on Shapes-5i (the `make demo` model): a half-width ResNet-18 trained
-# from scratch (no download), fold 0, 1-shot.
+# from scratch (nothing to download), fold 0, 1-shot.
 _base_ = [
-    '../_base_/models/fss-baseline_r18-d8.py', '../_base_/datasets/shapes5i.py',
+    '../_base_/models/fss-baseline_r50-d8.py', '../_base_/datasets/shapes5i.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_2k.py'
 ]
 data_preprocessor = dict(size=(96, 96))
 model = dict(
     data_preprocessor=data_preprocessor,
-    backbone=dict(stem_channels=32, base_channels=32),
+    backbone=dict(depth=18, stem_channels=32, base_channels=32, init_cfg=None),
+    freeze_backbone=False,
     decode_head=dict(in_channels=[64, 128], channels=128))
 randomness = dict(seed=0)

@@ -1,9 +1,10 @@
-from .base_episodic_dataset import BaseEpisodicDataset
+from .base_episodic_dataset import BaseEpisodicDataset, parse_pair_list
+from .pascal5i import PASCAL5iDataset
 from .shapes5i import Shapes5iDataset, default_shapes5i_root
 from .shapes5i_generator import SHAPES5I_CLASSES, generate_shapes5i
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'BaseEpisodicDataset', 'Shapes5iDataset', 'default_shapes5i_root', 'SHAPES5I_CLASSES',
+    'BaseEpisodicDataset', 'parse_pair_list', 'PASCAL5iDataset', 'Shapes5iDataset', 'default_shapes5i_root', 'SHAPES5I_CLASSES',
     'generate_shapes5i'
 ]

@@ -6,9 +6,37 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from PIL import Image
 
-__all__ = ['BaseEpisodicDataset']
+__all__ = ['BaseEpisodicDataset', 'parse_pair_list']
 
 Episode = Tuple[str, List[str], int]
+
+
+def parse_pair_list(ann_file: str, data_root: str) -> List[dict]:
+    """Parse a PFENet-style list: one ``JPEGImages/X.jpg SegmentationClassAug/X.png`` a line.
+
+    Args:
+        ann_file (str): The list file.
+        data_root (str): Folder the paths in the list are relative to.
+
+    Returns:
+        list[dict]: ``name`` (image stem), ``img_path`` and ``seg_map_path`` per line.
+    """
+    if not osp.isfile(ann_file):
+        raise FileNotFoundError(f'list file {ann_file} does not exist')
+    data_list = []
+    with open(ann_file) as f:
+        for lineno, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise ValueError(f'{ann_file}:{lineno}: expected "image label", got {line!r}')
+            img, seg = parts
+            data_list.append(
+                dict(name=osp.splitext(osp.basename(img))[0],
+                     img_path=osp.join(data_root, img),
+                     seg_map_path=osp.join(data_root, seg)))
+    return data_list
 
 
 class BaseEpisodicDataset(BaseDataset):

@@ -4,7 +4,7 @@ from typing import List, Optional
 
 from mmseg.registry import DATASETS
 
-from .base_episodic_dataset import BaseEpisodicDataset
+from .base_episodic_dataset import BaseEpisodicDataset, parse_pair_list
 from .shapes5i_generator import SHAPES5I_CLASSES, generate_shapes5i
 
 __all__ = ['Shapes5iDataset', 'default_shapes5i_root']
@@ -69,22 +69,4 @@ class Shapes5iDataset(BaseEpisodicDataset):
         return list(range(5 * fold + 1, 5 * fold + 6))
 
     def load_data_list(self) -> List[dict]:
-        """Parse a PFENet-style list (``JPEGImages/X.jpg SegmentationClassAug/X.png``)."""
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(f'list file {self.ann_file} does not exist')
-        data_list = []
-        with open(self.ann_file) as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                parts = line.split()
-                if len(parts) != 2:
-                    raise ValueError(f'{self.ann_file}:{lineno}: expected "image label", got '
-                                     f'{line!r}')
-                img, seg = parts
-                data_list.append(
-                    dict(name=osp.splitext(osp.basename(img))[0],
-                         img_path=osp.join(self.data_root, img),
-                         seg_map_path=osp.join(self.data_root, seg)))
-        return data_list
+        return parse_pair_list(self.ann_file, self.data_root)

@@ -1,4 +1,5 @@
-# Few-shot baseline: dilated ResNet (1/8) -> PFENet prior mask -> PPM few-shot head.
+# Few-shot baseline (PFENet-style): frozen ImageNet-pretrained dilated ResNet-50 (1/8)
+# -> PFENet prior mask (layer4) -> PPM few-shot head (layer2 + layer3, prototype, prior).
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='FewShotDataPreProcessor',
@@ -12,7 +13,7 @@ model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
         type='ResNetV1c',
-        depth=18,
+        depth=50,
         num_stages=4,
         out_indices=(0, 1, 2, 3),
         dilations=(1, 1, 2, 4),
@@ -20,12 +21,13 @@ model = dict(
         norm_cfg=norm_cfg,
         norm_eval=False,
         style='pytorch',
-        contract_dilation=True),
-    freeze_backbone=False,
+        contract_dilation=True,
+        init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnet50_v1c')),
+    freeze_backbone=True,
     necks=[dict(type='PriorMaskNeck', in_index=3, prior_key='prior')],
     decode_head=dict(
         type='PPMFewShotHead',
-        in_channels=[128, 256],
+        in_channels=[512, 1024],
         in_index=[1, 2],
         channels=256,
         pool_scales=(1, 2, 3, 6),
@@ -39,5 +41,5 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 # The prior neck reads the last backbone level without gradients (PFENet's training-free
-# prior), so when the backbone is trained that level gets no gradient: DDP must know.
+# prior), so when a config trains the backbone that level gets no gradient: DDP must know.
 find_unused_parameters = True

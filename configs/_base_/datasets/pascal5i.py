@@ -1,0 +1,59 @@
+# PASCAL-5i (VOC 2012 + SBD labels). Set data_root to your VOC2012 folder holding
+# JPEGImages/ and SegmentationClassAug/ (see README: "Point a config at real data").
+dataset_type = 'PASCAL5iDataset'
+data_root = 'data/VOCdevkit/VOC2012'
+fold = 0
+shot = 1
+crop_size = (473, 473)  # PFENet/BAM: 60x60 features at 1/8
+
+train_pipeline = [
+    dict(
+        type='ApplyToEpisode',
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations'),
+            dict(type='BinarizeMask'),
+            dict(type='RandomResize', scale=crop_size, ratio_range=(0.9, 1.1),
+                 keep_ratio=True),
+            dict(type='RandomRotate', prob=0.5, degree=10, pad_val=0, seg_pad_val=255),
+            dict(type='RandomCrop', crop_size=crop_size),
+            dict(type='RandomFlip', prob=0.5),
+        ]),
+    dict(type='PackEpisodeInputs'),
+]
+test_pipeline = [
+    dict(
+        type='ApplyToEpisode',
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=crop_size, keep_ratio=False),
+            dict(type='LoadAnnotations'),
+            dict(type='BinarizeMask'),
+        ],
+        support_transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations'),
+            dict(type='BinarizeMask'),
+            dict(type='Resize', scale=crop_size, keep_ratio=False),
+        ]),
+    dict(type='PackEpisodeInputs'),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, split='train', fold=fold, shot=shot,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, split='val', fold=fold, shot=shot,
+        num_episodes=1000, seed=0, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='FewShotIoUMetric')
+test_evaluator = val_evaluator
