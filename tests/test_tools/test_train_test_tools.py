@@ -49,10 +49,15 @@ def test_train_then_test_cli(tmp_path, shapes_root):
     assert 'resumed epoch: 0, iter: 2' in out
     assert (work / 'iter_4.pth').is_file()
     _run([sys.executable, 'tools/test.py', cfg, str(work / 'iter_4.pth'), '--work-dir',
-          str(tmp_path / 'test')])
+          str(tmp_path / 'test'), '--out', str(tmp_path / 'preds'), '--show-dir',
+          str(tmp_path / 'show'), '--cfg-options', 'default_hooks.visualization.interval=1'])
     metrics = _metrics(tmp_path / 'test')
     assert metrics['episodes'] == 16
     assert 0 <= metrics['mIoU'] <= 100 and 0 <= metrics['FB-IoU'] <= 100
+    # --out: one prediction per episode; --show-dir: one drawing per episode
+    assert len(list((tmp_path / 'preds').glob('*.png'))) == 16
+    drawn = list((tmp_path / 'show').rglob('*.png'))
+    assert len(drawn) == 16 and all(p.stat().st_size > 0 for p in drawn)
 
 
 def test_cli_errors(tmp_path):

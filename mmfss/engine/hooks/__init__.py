@@ -1,3 +1,4 @@
+from .few_shot_visualization_hook import FewShotVisualizationHook
 from .plain_checkpoint_hook import PlainCheckpointHook
 
-__all__ = ['PlainCheckpointHook']
+__all__ = ['FewShotVisualizationHook', 'PlainCheckpointHook']

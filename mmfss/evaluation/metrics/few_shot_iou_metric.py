@@ -1,11 +1,16 @@
+import os
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
+from mmengine.dist import is_main_process
 from mmengine.logging import MMLogger, print_log
+from mmengine.utils import mkdir_or_exist
 from mmseg.registry import METRICS
+from PIL import Image
 from prettytable import PrettyTable
 
 __all__ = ['FewShotIoUMetric', 'episode_areas']
@@ -52,18 +57,43 @@ class FewShotIoUMetric(BaseMetric):
 
     Args:
         ignore_index (int): Ignored label value. Defaults to 255.
+        output_dir (str, optional): If given, each episode's prediction is written there as
+            ``{episode_index:06d}_{query name}_c{class id}.png`` (uint8, 1 foreground, 0
+            background; written atomically). ``tools/test.py --out DIR`` sets it.
+        format_only (bool): Only write the predictions, compute no metric (needs
+            ``output_dir``), as mmseg's IoUMetric.
         collect_device (str): Device for collecting results across ranks.
         prefix (str, optional): Prefix of the metric names.
+        keep_results (bool): Accepted for mmseg's ``tools/test.py`` compatibility; unused.
     """
 
-    def __init__(self, ignore_index: int = 255, collect_device: str = 'cpu',
-                 prefix: Optional[str] = None, **kwargs) -> None:
+    def __init__(self, ignore_index: int = 255, output_dir: Optional[str] = None,
+                 format_only: bool = False, collect_device: str = 'cpu',
+                 prefix: Optional[str] = None, keep_results: bool = False) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ignore_index = ignore_index
+        if format_only and not output_dir:
+            raise ValueError('format_only=True needs an output_dir to write predictions to')
+        self.output_dir = output_dir
+        self.format_only = format_only
+        if output_dir and is_main_process():
+            mkdir_or_exist(output_dir)
+
+    def _write_prediction(self, sample: dict, pred: torch.Tensor) -> None:
+        name = osp.splitext(osp.basename(sample.get('img_path') or 'query'))[0]
+        path = osp.join(self.output_dir, f'{int(sample.get("episode_index", -1)):06d}_{name}_'
+                        f'c{int(sample["class_id"])}.png')
+        tmp = path + '.tmp.png'
+        Image.fromarray(pred.cpu().numpy().astype(np.uint8)).save(tmp)
+        os.replace(tmp, path)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             pred = sample['pred_sem_seg']['data'].squeeze(0)
+            if self.output_dir:
+                self._write_prediction(sample, pred)
+            if self.format_only:
+                continue
             if 'gt_sem_seg' not in sample:
                 raise KeyError(f'episode {sample.get("episode_index")} ({sample.get("img_path")}) '
                                'has no gt_sem_seg: load the query annotation in the test pipeline')
@@ -77,6 +107,9 @@ class FewShotIoUMetric(BaseMetric):
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         logger: MMLogger = MMLogger.get_current_instance()
+        if self.format_only:
+            print_log(f'predictions written to {self.output_dir}', logger)
+            return OrderedDict()
         areas = np.asarray(results, dtype=np.int64).reshape(-1, 5)
         classes = np.unique(areas[:, 0])
         per_class = OrderedDict()

@@ -57,3 +57,23 @@ class TestFewShotIoUMetric:
         with pytest.raises(KeyError, match='gt_sem_seg'):
             metric.process({}, [dict(pred_sem_seg=dict(data=torch.zeros(1, 2, 2)),
                                      class_id=1)])
+
+
+def test_output_dir_and_format_only(tmp_path):
+    import numpy as np
+    from PIL import Image
+    metric = METRICS.build(dict(type='FewShotIoUMetric', output_dir=str(tmp_path / 'preds'),
+                                keep_results=True))
+    sample = _sample([[1, 0], [0, 1]], [[1, 0], [0, 0]], 4)
+    sample.update(episode_index=12, img_path='/x/q_007.jpg')
+    metric.process({}, [sample])
+    written = tmp_path / 'preds' / '000012_q_007_c4.png'
+    np.testing.assert_array_equal(np.asarray(Image.open(written)), [[1, 0], [0, 1]])
+    assert sorted(p.name for p in (tmp_path / 'preds').iterdir()) == [written.name]
+    assert metric.evaluate(1)['mIoU'] == 50.0
+    only = METRICS.build(dict(type='FewShotIoUMetric', output_dir=str(tmp_path / 'o'),
+                              format_only=True))
+    only.process({}, [sample])
+    assert only.evaluate(1) == {}
+    with pytest.raises(ValueError, match='needs an output_dir'):
+        METRICS.build(dict(type='FewShotIoUMetric', format_only=True))
