@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-from mmfss.utils import setup_cpu_dist, trust_checkpoint
+from mmfss.utils import setup_cpu_dist, teardown_dist, trust_checkpoint
 
 
 def parse_args():
@@ -89,6 +89,7 @@ def main():
     setup_cpu_dist(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()
+    teardown_dist()  # after success only: its barrier would hang if a rank failed
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-from mmfss.utils import setup_cpu_dist, trust_checkpoint
+from mmfss.utils import setup_cpu_dist, teardown_dist, trust_checkpoint
 
 
 def parse_args():
@@ -89,6 +89,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    teardown_dist()  # after success only: its barrier would hang if a rank failed
 
 
 if __name__ == '__main__':

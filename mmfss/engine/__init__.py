@@ -1,1 +1,3 @@
-from .hooks import *  # noqa: F401,F403
+from .hooks import FewShotVisualizationHook, PlainCheckpointHook
+
+__all__ = ['FewShotVisualizationHook', 'PlainCheckpointHook']

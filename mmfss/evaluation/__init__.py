@@ -1,1 +1,3 @@
-from .metrics import *  # noqa: F401,F403
+from .metrics import FewShotIoUMetric, episode_areas
+
+__all__ = ['FewShotIoUMetric', 'episode_areas']

@@ -1,7 +1,10 @@
 from .data_preprocessor import FewShotDataPreProcessor
-from .decode_heads import *  # noqa: F401,F403
-from .necks import *  # noqa: F401,F403
-from .segmentors import *  # noqa: F401,F403
-from .utils import EpisodeFeatures
+from .decode_heads import PPMFewShotHead
+from .necks import PriorMaskNeck, prior_mask
+from .segmentors import FewShotSegmentor
+from .utils import EpisodeFeatures, foreground_weights, masked_average_pooling
 
-__all__ = ['FewShotDataPreProcessor', 'EpisodeFeatures']
+__all__ = [
+    'FewShotDataPreProcessor', 'FewShotSegmentor', 'PriorMaskNeck', 'prior_mask',
+    'PPMFewShotHead', 'EpisodeFeatures', 'foreground_weights', 'masked_average_pooling'
+]

@@ -4,7 +4,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-__all__ = ['setup_cpu_dist']
+__all__ = ['setup_cpu_dist', 'teardown_dist']
 
 
 def setup_cpu_dist(cfg: Config, launcher: str) -> bool:
@@ -41,3 +41,14 @@ def setup_cpu_dist(cfg: Config, launcher: str) -> bool:
     cfg.model_wrapper_cfg = wrapper
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     return True
+
+
+def teardown_dist() -> None:
+    """Destroy the default process group, if any, before the interpreter exits.
+
+    Without this, gloo's threads can still be alive when a torchrun worker exits and the
+    process aborts ("terminate called without an active exception") after the work is done.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
