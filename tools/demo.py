@@ -74,8 +74,9 @@ def main():
         cfg.train_cfg.max_iters = args.max_iters
         cfg.param_scheduler[0].end = args.max_iters
         cfg.default_hooks.checkpoint.interval = args.max_iters
-    # Evaluate once, after training, with the test loop.
-    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
+    # Evaluate once, after training, with the test loop (mmengine's iteration loop would
+    # also validate at the last iteration).
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     runner = Runner.from_cfg(cfg)
     runner.train()
     train_time = time.time() - start

@@ -1,0 +1,56 @@
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+__all__ = ['check_cost', 'marginal', 'total_masses']
+
+
+def check_cost(cost: Tensor) -> Tensor:
+    """Validate a batched cost [B, N, M]; return it in the solvers' dtype.
+
+    float64 stays float64 (tests, gradcheck); every other floating dtype (fp16, bf16, fp32)
+    is computed in float32.
+    """
+    if not isinstance(cost, Tensor):
+        raise TypeError(f'cost must be a torch.Tensor, got {type(cost).__name__}')
+    if cost.dim() != 3:
+        raise ValueError(f'cost must have shape [B, N, M], got {tuple(cost.shape)}')
+    if cost.shape[1] == 0 or cost.shape[2] == 0:
+        raise ValueError(f'cost needs at least one row and one column, got {tuple(cost.shape)}')
+    if not cost.is_floating_point():
+        raise TypeError(f'cost must be a floating-point tensor, got {cost.dtype}')
+    return cost if cost.dtype == torch.float64 else cost.float()
+
+
+def marginal(x: Optional[Tensor], batch: int, size: int, name: str,
+             like: Tensor) -> Tensor:
+    """A marginal [B, size] in ``like``'s dtype: uniform 1/size when ``x`` is None.
+
+    Raises for a wrong shape or negative entries (names the argument).
+    """
+    if x is None:
+        return like.new_full((batch, size), 1.0 / size)
+    if not isinstance(x, Tensor):
+        raise TypeError(f'{name} must be a torch.Tensor or None, got {type(x).__name__}')
+    if x.dim() == 1 and x.shape[0] == size:
+        x = x.unsqueeze(0).expand(batch, size)
+    if tuple(x.shape) != (batch, size):
+        raise ValueError(f'{name} must have shape [B, {size}] = [{batch}, {size}] to match '
+                         f'cost, got {tuple(x.shape)}')
+    x = x.detach().to(device=like.device, dtype=like.dtype)
+    if bool((x < 0).any()):
+        raise ValueError(f'{name} has negative entries (min {x.min().item():.3g}); masses '
+                         'must be >= 0')
+    return x
+
+
+def total_masses(a: Tensor, b: Tensor, check_equal: bool) -> Tuple[Tensor, Tensor]:
+    """Totals [B] of both marginals; each must be positive (and equal when balanced)."""
+    sa, sb = a.sum(1), b.sum(1)
+    if bool((sa <= 0).any()) or bool((sb <= 0).any()):
+        raise ValueError('each marginal needs a positive total mass (a.sum(1) and b.sum(1) > 0)')
+    if check_equal and not torch.allclose(sa, sb, rtol=1e-4, atol=1e-6):
+        raise ValueError(f'balanced Sinkhorn needs a.sum(1) == b.sum(1); got {sa.tolist()} vs '
+                         f'{sb.tolist()} (use partial_ot for unequal masses)')
+    return sa, sb

@@ -1,0 +1,129 @@
+import warnings
+
+import numpy as np
+import ot
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmfss.ot import augmented_problem, log_sinkhorn_plan, partial_ot
+
+
+def _problem(rng, bsz, n, m):
+    cost = torch.from_numpy(rng.uniform(0, 1, size=(bsz, n, m)))
+    a = torch.from_numpy(rng.uniform(0.05, 1.0, size=(bsz, n)))
+    b = torch.from_numpy(rng.uniform(0.05, 1.0, size=(bsz, m)))
+    a = a / a.sum(1, keepdim=True)
+    b = b / b.sum(1, keepdim=True) * rng.uniform(0.6, 1.6)  # unequal totals
+    return cost, a, b
+
+
+@settings(max_examples=25, deadline=None)
+@given(bsz=st.integers(1, 3), n=st.integers(1, 10), m=st.integers(1, 10),
+       frac=st.floats(0.05, 1.0), seed=st.integers(0, 2**16))
+def test_constraints_like_pot_entropic_partial(bsz, n, m, frac, seed):
+    rng = np.random.default_rng(seed)
+    cost, a, b = _problem(rng, bsz, n, m)
+    limit = torch.minimum(a.sum(1), b.sum(1))
+    mass = frac * limit
+    plan = partial_ot(cost, a, b, mass, eps=0.05, num_iters=500)
+    assert plan.shape == (bsz, n, m) and (plan >= 0).all()
+    # the last update of the augmented problem is the row update: rows hold exactly
+    assert (plan.sum(2) <= a + 1e-12).all()
+    tol = 1e-4  # both solvers after 500 iterations
+    # the constraints POT's entropic partial solver satisfies, with the same mass
+    for i in range(bsz):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            ref = ot.partial.entropic_partial_wasserstein(
+                a[i].numpy(), b[i].numpy(), cost[i].numpy(), 0.05, m=float(mass[i]),
+                method='sinkhorn_log', numItermax=500)
+        for p in (plan[i].numpy(), ref):
+            assert p.sum() == pytest.approx(float(mass[i]), abs=1e-4)
+            assert (p.sum(1) <= a[i].numpy() + tol).all()
+            assert (p.sum(0) <= b[i].numpy() + tol).all()
+
+
+def test_converges_to_exact_partial_wasserstein():
+    rng = np.random.default_rng(0)
+    cost, a, b = _problem(rng, 1, 6, 5)
+    mass = 0.5 * float(min(a.sum(), b.sum()))
+    exact = ot.partial.partial_wasserstein(a[0].numpy(), b[0].numpy(), cost[0].numpy(), m=mass)
+    exact_cost = float((exact * cost[0].numpy()).sum())
+    gaps = []
+    for eps in (0.1, 0.02, 0.004):
+        plan = partial_ot(cost, a, b, mass, eps=eps, num_iters=4000)[0].numpy()
+        assert plan.sum() == pytest.approx(mass, abs=1e-6)
+        gaps.append(float((plan * cost[0].numpy()).sum()) - exact_cost)
+    assert all(g >= -1e-9 for g in gaps)  # never better than the exact optimum
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 2e-3
+    np.testing.assert_allclose(plan, exact, atol=5e-3)
+
+
+def test_extreme_masses():
+    rng = np.random.default_rng(1)
+    cost, a, b = _problem(rng, 2, 7, 4)
+    cost.requires_grad_()
+    zero = partial_ot(cost, a, b, 0.0, eps=0.05, num_iters=300)
+    assert (zero == 0).all()  # the only feasible plan (POT's solver returns NaN here)
+    full_mass = torch.minimum(a.sum(1), b.sum(1))
+    full = partial_ot(cost, a, b, full_mass, eps=0.05, num_iters=300)
+    torch.testing.assert_close(full.sum((1, 2)), full_mass, atol=1e-6, rtol=0)
+    (full.sum() + zero.sum()).backward()
+    assert torch.isfinite(cost.grad).all()
+    # equal totals and mass = total: both dummies empty, still finite
+    eq = partial_ot(cost.detach(), a, a.sum(1, keepdim=True) * torch.ones(2, 4) / 4, 1.0,
+                    eps=0.05, num_iters=300)
+    assert torch.isfinite(eq).all() and eq.sum((1, 2)).sub(1).abs().max() < 1e-5
+
+
+def test_reformulation_forbids_the_dummy_pair():
+    """CMNet Eq. 3: dummy masses, zero dummy costs, dummy-dummy = -inf in the log domain."""
+    cost = torch.rand(2, 3, 4, dtype=torch.float64)
+    a = torch.tensor([[0.2, 0.3, 0.5]] * 2, dtype=torch.float64)
+    b = torch.tensor([[0.3, 0.3, 0.2, 0.4]] * 2, dtype=torch.float64)
+    mass = torch.tensor([0.6, 0.9], dtype=torch.float64)
+    K, a_ext, b_ext = augmented_problem(cost, a, b, mass, eps=0.1)
+    torch.testing.assert_close(a_ext[:, 3], b.sum(1) - mass)  # dummy supplier
+    torch.testing.assert_close(b_ext[:, 4], a.sum(1) - mass)  # dummy demander
+    torch.testing.assert_close(a_ext.sum(1), b_ext.sum(1))  # balanced
+    assert (K[:, :3, 4] == 0).all() and (K[:, 3, :4] == 0).all()
+    assert torch.isneginf(K[:, 3, 4]).all()
+    torch.testing.assert_close(K[:, :3, :4], -cost / 0.1)
+    full = log_sinkhorn_plan(K, a_ext, b_ext, num_iters=50)
+    assert (full[:, 3, 4] == 0).all()  # exactly nothing flows dummy -> dummy
+    torch.testing.assert_close(full[:, :3, :4], partial_ot(cost, a, b, mass, 0.1, 50))
+
+
+def test_gradcheck_and_small_eps():
+    torch.manual_seed(0)
+    cost = torch.rand(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    a = torch.tensor([[0.2, 0.3, 0.5], [0.1, 0.1, 0.3]], dtype=torch.float64)
+    b = torch.tensor([[0.3, 0.3, 0.2, 0.4], [0.2, 0.2, 0.2, 0.2]], dtype=torch.float64)
+    mass = torch.tensor([0.6, 0.3], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda c: partial_ot(c, a, b, mass, eps=0.2, num_iters=8),
+                                    (cost, ), eps=1e-6, atol=1e-7)
+    cost = (torch.rand(2, 30, 40) * 2).requires_grad_()
+    plan = partial_ot(cost, None, None, 0.5, eps=1e-3, num_iters=50)
+    plan.sum().backward()
+    assert torch.isfinite(plan).all() and torch.isfinite(cost.grad).all()
+
+
+def test_fp16_input_gives_fp32():
+    cost = torch.rand(1, 4, 4).half()
+    assert partial_ot(cost, None, None, 0.5, eps=0.1, num_iters=20).dtype == torch.float32
+
+
+def test_errors():
+    cost = torch.rand(2, 3, 4)
+    with pytest.raises(ValueError, match=r'mass must satisfy 0 <= mass <= min'):
+        partial_ot(cost, None, None, 1.5)
+    with pytest.raises(ValueError, match=r'mass must satisfy'):
+        partial_ot(cost, None, None, -0.1)
+    with pytest.raises(ValueError, match=r'mass must be a scalar or have shape \[B\]'):
+        partial_ot(cost, None, None, torch.tensor([0.1, 0.2, 0.3]))
+    with pytest.raises(ValueError, match='a has negative entries'):
+        partial_ot(cost, torch.tensor([[0.5, -0.1, 0.6]] * 2), None, 0.1)
+    with pytest.raises(ValueError, match=r'shape \[B, N, M\]'):
+        partial_ot(torch.rand(3, 4), None, None, 0.1)

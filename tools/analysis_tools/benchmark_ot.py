@@ -1,0 +1,192 @@
+"""Benchmark mmfss.ot against POT on the same inputs (time and peak memory, fwd + bwd).
+
+    python tools/analysis_tools/benchmark_ot.py [--sizes 900 3600] [--batches 1 8]
+        [--iters 10] [--repeats 3] [--eps 0.05] [--dim 256] [--peer-timeout 900]
+
+Rows (same random 256-d features, squared-Euclidean cost scaled to [0, 2], same eps and
+iteration count, forward + backward of sum(plan * W)):
+
+* ``mmfss.ot.sinkhorn`` vs POT's batched ``ot.batch.solve_batch(..., method='log_sinkhorn',
+  tol=0, grad='autodiff')`` (same algorithm, fixed iterations, unrolled autograd);
+* ``mmfss.ot.partial_ot`` (batched) vs ``ot.partial.entropic_partial_wasserstein(...,
+  method='sinkhorn_log')`` (one pair per call, torch backend), compared per pair.
+
+Each measurement runs in a fresh subprocess: time is the median of ``--repeats`` runs, peak
+memory is the process's peak RSS growth during one forward + backward (CPU), or
+``torch.cuda.max_memory_allocated`` on a GPU. A peer that fails (out of memory, time-out) is
+reported as such. The memory-bandwidth floor of one iteration is the bytes it must touch
+(two reads of the [B, N, M] float32 kernel) divided by the measured copy bandwidth.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+CHILD = r'''
+import json, os, resource, statistics, sys, time, warnings
+import torch
+cfg = json.loads(sys.argv[1])
+torch.manual_seed(0)
+dev = torch.device(cfg['device'])
+B, N, D, L, eps = cfg['batch'], cfg['size'], cfg['dim'], cfg['iters'], cfg['eps']
+
+def rss_kb():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+
+q = torch.nn.functional.normalize(torch.randn(B, N, D, device=dev), dim=-1)
+s = torch.nn.functional.normalize(torch.randn(B, N, D, device=dev), dim=-1)
+cost0 = (torch.cdist(q, s) ** 2 / 2).contiguous()  # in [0, 2]
+W = torch.randn(B, N, N, device=dev)
+mass = 0.5
+
+def run_once():
+    cost = cost0.clone().requires_grad_()
+    if cfg['solver'] == 'mmfss.sinkhorn':
+        from mmfss.ot import sinkhorn
+        plan = sinkhorn(cost, eps=eps, num_iters=L)
+        (plan * W).sum().backward()
+    elif cfg['solver'] == 'pot.solve_batch':
+        import ot
+        res = ot.batch.solve_batch(cost, reg=eps, max_iter=L, tol=0, method='log_sinkhorn',
+                                   grad='autodiff')
+        (res.plan * W).sum().backward()
+    elif cfg['solver'] == 'mmfss.partial_ot':
+        from mmfss.ot import partial_ot
+        plan = partial_ot(cost, None, None, mass, eps=eps, num_iters=L)
+        (plan * W).sum().backward()
+    elif cfg['solver'] == 'pot.entropic_partial':
+        import ot
+        a = torch.full((N, ), 1.0 / N, device=dev, dtype=cost.dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            for i in range(B):  # POT solves one pair per call
+                plan = ot.partial.entropic_partial_wasserstein(
+                    a, a, cost[i], eps, m=mass, method='sinkhorn_log', numItermax=L)
+                (plan * W[i]).sum().backward()
+    if dev.type == 'cuda':
+        torch.cuda.synchronize()
+
+import mmfss.ot, ot  # noqa: import cost is not measured
+if dev.type == 'cuda':
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    run_once()
+    peak_mb = (torch.cuda.max_memory_allocated() - base) / 2**20
+else:
+    before = rss_kb()
+    run_once()
+    peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+times = []
+for _ in range(cfg['repeats']):
+    t = time.perf_counter()
+    run_once()
+    times.append(time.perf_counter() - t)
+print(json.dumps(dict(time_s=statistics.median(times), peak_mb=peak_mb)))
+'''
+
+
+def measure(solver, args, size, batch, device):
+    cfg = dict(solver=solver, size=size, batch=batch, dim=args.dim, iters=args.iters,
+               eps=args.eps, repeats=args.repeats, device=device)
+    try:
+        proc = subprocess.run([sys.executable, '-c', CHILD, json.dumps(cfg)],
+                              capture_output=True, text=True, timeout=args.peer_timeout)
+    except subprocess.TimeoutExpired:
+        return dict(error=f'time-out > {args.peer_timeout} s')
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ['?'])[-1]
+        if proc.returncode in (-9, 137) or 'memory' in tail.lower():
+            return dict(error='out of memory')
+        return dict(error=tail[:80])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def copy_bandwidth(device):
+    import torch
+    src = torch.empty(256 * 2**20 // 4, device=device)  # 256 MiB
+    src.normal_()
+    dst = torch.empty_like(src)
+    times = []
+    for _ in range(5):
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        dst.copy_(src)
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return 2 * src.numel() * 4 / min(times)  # bytes read + written per second
+
+
+def fmt(r, key, unit):
+    return f'{r[key]:9.3f}{unit}' if 'error' not in r else f'{r["error"]:>10s}'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[900, 3600])
+    parser.add_argument('--batches', type=int, nargs='+', default=[1, 8])
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--eps', type=float, default=0.05)
+    parser.add_argument('--dim', type=int, default=256)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--peer-timeout', type=int, default=900)
+    parser.add_argument('--json', help='also write the rows to this file')
+    args = parser.parse_args()
+
+    bandwidth = copy_bandwidth(args.device)
+    print(f'device {args.device}, {os.cpu_count()} CPU cores, torch threads '
+          f'{os.environ.get("OMP_NUM_THREADS", "default")}; copy bandwidth '
+          f'{bandwidth / 1e9:.1f} GB/s; {args.iters} iterations, eps {args.eps}, '
+          f'{args.dim}-d features, median of {args.repeats}')
+    header = (f'{"N":>5} {"B":>2} | {"mmfss time":>10} {"peak MB":>10} | {"POT time":>10} '
+              f'{"peak MB":>10} | {"speed-up":>8} {"mem ratio":>9} | {"floor ms/it":>11} '
+              f'{"mmfss/floor":>11} {"POT/floor":>9}')
+    rows = []
+    for title, ours, peer, per_pair in (
+            ('balanced Sinkhorn: mmfss.ot.sinkhorn vs ot.batch.solve_batch(log_sinkhorn, '
+             'autodiff)', 'mmfss.sinkhorn', 'pot.solve_batch', False),
+            ('partial OT: mmfss.ot.partial_ot vs ot.partial.entropic_partial_wasserstein'
+             '(sinkhorn_log), times per pair', 'mmfss.partial_ot', 'pot.entropic_partial',
+             True)):
+        print(f'\n{title}\n{header}')
+        for size in args.sizes:
+            for batch in args.batches:
+                a = measure(ours, args, size, batch, args.device)
+                p = measure(peer, args, size, batch, args.device)
+                if per_pair:
+                    for r in (a, p):
+                        if 'error' not in r:
+                            r['time_s'] /= batch
+                extra = 1 if per_pair else 0
+                floor = 2 * batch * (size + extra)**2 * 4 / bandwidth  # s per iteration
+                floor_pair = floor / batch if per_pair else floor
+                ratio = mem = mine_floor = peer_floor = float('nan')
+                if 'error' not in a:
+                    mine_floor = a['time_s'] / args.iters / floor_pair
+                if 'error' not in a and 'error' not in p:
+                    ratio = p['time_s'] / a['time_s']
+                    mem = a['peak_mb'] / max(p['peak_mb'], 1e-9)
+                if 'error' not in p:
+                    peer_floor = p['time_s'] / args.iters / floor_pair
+                print(f'{size:5d} {batch:2d} | {fmt(a, "time_s", "s")} '
+                      f'{fmt(a, "peak_mb", "")} | {fmt(p, "time_s", "s")} '
+                      f'{fmt(p, "peak_mb", "")} | {ratio:7.1f}x {mem:9.3f} | '
+                      f'{floor_pair * 1e3:11.2f} {mine_floor:10.1f}x {peer_floor:8.1f}x')
+                rows.append(dict(problem=ours, size=size, batch=batch, mmfss=a, pot=p,
+                                 floor_s_per_iter=floor_pair))
+    print('\nspeed-up = POT time / mmfss time; mem ratio = mmfss peak / POT peak; x/floor = '
+          'measured time per iteration (forward + backward) / bandwidth floor of one forward '
+          'iteration.')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(bandwidth=bandwidth, rows=rows), f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
