@@ -4,7 +4,7 @@ from typing import Optional, Union
 import torch
 from torch import Tensor
 
-from .sinkhorn import log_sinkhorn_plan
+from .log_sinkhorn import log_sinkhorn_plan
 from .validation import check_cost, marginal, total_masses
 
 __all__ = ['partial_ot', 'augmented_problem']
@@ -38,7 +38,8 @@ def partial_ot(cost: Tensor,
                b: Optional[Tensor],
                mass: Union[float, Tensor],
                eps: float = 0.1,
-               num_iters: int = 10) -> Tensor:
+               num_iters: int = 10,
+               compile: Union[bool, str] = 'auto') -> Tensor:
     """Entropic partial OT: move exactly ``mass`` between ``a`` and ``b``.
 
     CMNet (III.A, Eq. 3) turns the partial problem into a balanced one: a dummy supplier
@@ -61,6 +62,8 @@ def partial_ot(cost: Tensor,
         mass (float | Tensor): Scalar or [B] masses with ``0 <= mass <= min(sum a, sum b)``.
         eps (float): Entropic regularisation (> 0).
         num_iters (int): Number of Sinkhorn iterations (>= 1).
+        compile (bool | str): Fused ``torch.compile`` steps: True, False or 'auto' (see
+            :mod:`mmfss.ot.log_sinkhorn`).
 
     Returns:
         Tensor: [B, N, M] plan between the real nodes (float32, float64 for float64 costs).
@@ -88,7 +91,7 @@ def partial_ot(cost: Tensor,
                              f'{mass.tolist()} with min(sum a, sum b) = {limit.tolist()}')
         mass = torch.minimum(mass, limit)
         K, a_ext, b_ext = augmented_problem(cost, a, b, mass, eps)
-        plan = log_sinkhorn_plan(K, a_ext, b_ext, num_iters)[:, :n, :m]
+        plan = log_sinkhorn_plan(K, a_ext, b_ext, num_iters, compile)[:, :n, :m]
         # mass = 0 admits only the zero plan, which Sinkhorn approaches only sublinearly (the
         # solution sits on the boundary): return it exactly (a mask, no host sync).
         return plan * (mass > 0).to(plan.dtype)[:, None, None]

@@ -31,7 +31,9 @@ def test_constraints_like_pot_entropic_partial(bsz, n, m, frac, seed):
     assert plan.shape == (bsz, n, m) and (plan >= 0).all()
     # the last update of the augmented problem is the row update: rows hold exactly
     assert (plan.sum(2) <= a + 1e-12).all()
-    tol = 1e-4  # both solvers after 500 iterations
+    # ours within 1e-4 after 500 iterations; POT's entropic partial solver (iterative Bregman
+    # projections) converges more slowly on some draws, so its own plan gets 1e-3
+    tols = (1e-4, 1e-3)
     # the constraints POT's entropic partial solver satisfies, with the same mass
     for i in range(bsz):
         with warnings.catch_warnings():
@@ -39,8 +41,8 @@ def test_constraints_like_pot_entropic_partial(bsz, n, m, frac, seed):
             ref = ot.partial.entropic_partial_wasserstein(
                 a[i].numpy(), b[i].numpy(), cost[i].numpy(), 0.05, m=float(mass[i]),
                 method='sinkhorn_log', numItermax=500)
-        for p in (plan[i].numpy(), ref):
-            assert p.sum() == pytest.approx(float(mass[i]), abs=1e-4)
+        for p, tol in zip((plan[i].numpy(), ref), tols):
+            assert p.sum() == pytest.approx(float(mass[i]), abs=tol)
             assert (p.sum(1) <= a[i].numpy() + tol).all()
             assert (p.sum(0) <= b[i].numpy() + tol).all()
 
