@@ -10,9 +10,11 @@ The iteration is POT's ``sinkhorn_log`` (Cuturi 2013 in the log domain), batched
 with a fixed number of iterations L and no host synchronisation inside the loop.
 
 Backward is the exact gradient of these L unrolled iterations (what autograd would give),
-but computed by :class:`_LogSinkhorn` from the saved potential vectors (L x (N + M) numbers):
-each iteration's row/column softmax is recomputed from ``K`` and the potentials when it is
-needed, so peak memory holds a few N x M tensors, not one or more per iteration.
+but computed by :class:`_LogSinkhorn` from saved vectors only (each iteration's two
+log-sum-exps, L x (N + M) numbers): each iteration's row/column softmax is recomputed from
+the cost when it is needed, and the gradient is accumulated in place, so peak memory holds a
+few N x M tensors (the cost, the plan, its gradient), not one or more per iteration, and no
+separate copy of the kernel is kept.
 
 Each step is a small function over the whole [B, N, M] kernel. Eager PyTorch runs a
 log-sum-exp as several passes that write N x M temporaries; ``torch.compile`` (inductor)
@@ -37,40 +39,52 @@ CompileFlag = Union[bool, str]
 
 
 # --------------------------------------------------------------------------- steps
-def _v_step(K: Tensor, u: Tensor, logb: Tensor) -> Tensor:
-    """v = log b - logsumexp_i(K + u): [B, M]."""
-    return logb - torch.logsumexp(K + u.unsqueeze(2), dim=1)
+# The kernel is ``K = C * scale`` (scale = -1/eps), formed inside each step so that no
+# separate N x M copy of it is kept. ``lu``/``lv`` are the log-sum-exps of the u/v updates
+# (always finite, unlike potentials of zero-mass nodes): u = log a - lu, v = log b - lv, so
+# the softmax an update differentiates to is exp(K + v - lu) (rows) or exp(K + u - lv)
+# (columns), with no reduction to recompute.
+def _lse_v(C: Tensor, scale: float, u: Tensor) -> Tensor:
+    """lv = logsumexp_i(K + u): [B, M]."""
+    return torch.logsumexp(C * scale + u.unsqueeze(2), dim=1)
 
 
-def _u_step(K: Tensor, v: Tensor, loga: Tensor) -> Tensor:
-    """u = log a - logsumexp_j(K + v): [B, N]."""
-    return loga - torch.logsumexp(K + v.unsqueeze(1), dim=2)
+def _lse_u(C: Tensor, scale: float, v: Tensor) -> Tensor:
+    """lu = logsumexp_j(K + v): [B, N]."""
+    return torch.logsumexp(C * scale + v.unsqueeze(1), dim=2)
 
 
-def _plan(K: Tensor, u: Tensor, v: Tensor) -> Tensor:
-    return torch.exp(K + u.unsqueeze(2) + v.unsqueeze(1))
+def _plan(C: Tensor, scale: float, u: Tensor, v: Tensor) -> Tensor:
+    return torch.exp(C * scale + u.unsqueeze(2) + v.unsqueeze(1))
 
 
-def _grad_output(K: Tensor, u: Tensor, v: Tensor, grad_plan: Tensor):
+def _grad_output(C: Tensor, scale: float, u: Tensor, v: Tensor, grad_plan: Tensor):
     """T = exp(K + u + v): dK = G * T, du = rowsum(G * T), dv = colsum(G * T)."""
-    grad_K = grad_plan * torch.exp(K + u.unsqueeze(2) + v.unsqueeze(1))
+    grad_K = grad_plan * torch.exp(C * scale + u.unsqueeze(2) + v.unsqueeze(1))
     return grad_K, grad_K.sum(2), grad_K.sum(1)
 
 
-def _grad_u_step(K: Tensor, v: Tensor, du: Tensor, grad_K: Tensor):
-    """Back through u = log a - LSE_j(K + v): Q = softmax_j, dK -= du Q, dv = -Q^T du."""
-    q = torch.softmax(K + v.unsqueeze(1), dim=2) * du.unsqueeze(2)
-    return grad_K - q, -q.sum(1)
+def _grad_u_update(C: Tensor, scale: float, v: Tensor, lu: Tensor, du: Tensor,
+                   grad_K: Tensor) -> None:
+    """Back through u = log a - LSE_j(K + v), K part: dK -= du_i Q_ij (in place)."""
+    grad_K.sub_(torch.exp(C * scale + v.unsqueeze(1) - lu.unsqueeze(2)) * du.unsqueeze(2))
 
 
-def _grad_v_step(K: Tensor, u: Tensor, dv: Tensor, grad_K: Tensor):
-    """Back through v = log b - LSE_i(K + u): R = softmax_i, dK -= R dv, du = -R dv."""
-    r = torch.softmax(K + u.unsqueeze(2), dim=1) * dv.unsqueeze(1)
-    return grad_K - r, -r.sum(2)
+def _grad_u_dv(C: Tensor, scale: float, v: Tensor, lu: Tensor, du: Tensor) -> Tensor:
+    """Back through u = log a - LSE_j(K + v), v part: dv = -sum_i du_i Q_ij."""
+    return -(torch.exp(C * scale + v.unsqueeze(1) - lu.unsqueeze(2)) * du.unsqueeze(2)).sum(1)
 
 
-_EAGER: Dict[str, Callable] = dict(v=_v_step, u=_u_step, plan=_plan, out=_grad_output,
-                                   gu=_grad_u_step, gv=_grad_v_step)
+def _grad_v_step(C: Tensor, scale: float, u: Tensor, lv: Tensor, dv: Tensor,
+                 grad_K: Tensor) -> Tensor:
+    """Back through v = log b - LSE_i(K + u): dK -= R dv (in place), return du = -R dv."""
+    r = torch.exp(C * scale + u.unsqueeze(2) - lv.unsqueeze(1)) * dv.unsqueeze(1)
+    grad_K.sub_(r)
+    return -r.sum(2)
+
+
+_EAGER: Dict[str, Callable] = dict(lv=_lse_v, lu=_lse_u, plan=_plan, out=_grad_output,
+                                   gu=_grad_u_update, gu_dv=_grad_u_dv, gv=_grad_v_step)
 _COMPILED: Dict[str, Callable] = {}
 _COMPILE_BROKEN = []
 
@@ -107,55 +121,59 @@ def resolve_compile(flag: CompileFlag, K: Tensor) -> bool:
 
 
 # --------------------------------------------------------------------------- autograd
-def _potentials(K: Tensor, loga: Tensor, logb: Tensor, num_iters: int,
-                use_compile: bool) -> Tuple[Tensor, Tensor]:
-    """Run the iterations; return the potentials of every iteration, [L, B, N] / [L, B, M]."""
-    b, n, m = K.shape
-    us = K.new_empty((num_iters, b, n))
-    vs = K.new_empty((num_iters, b, m))
-    u = K.new_zeros((b, n))
+def _iterate(C: Tensor, scale: float, loga: Tensor, logb: Tensor, num_iters: int,
+             use_compile: bool) -> Tuple[Tensor, Tensor]:
+    """Run the iterations; return every iteration's log-sum-exps, [L, B, N] / [L, B, M]."""
+    b, n, m = C.shape
+    lus = C.new_empty((num_iters, b, n))
+    lvs = C.new_empty((num_iters, b, m))
+    u = C.new_zeros((b, n))
     for k in range(num_iters):
-        v = _call('v', use_compile, K, u, logb)
-        u = _call('u', use_compile, K, v, loga)
-        us[k], vs[k] = u, v
-    return us, vs
+        lvs[k] = _call('lv', use_compile, C, scale, u)
+        lus[k] = _call('lu', use_compile, C, scale, logb - lvs[k])
+        u = loga - lus[k]
+    return lus, lvs
 
 
 class _LogSinkhorn(torch.autograd.Function):
-    """Plan of the unrolled log-domain Sinkhorn; gradient w.r.t. ``K`` only."""
+    """Plan of the unrolled log-domain Sinkhorn on ``K = C * scale``; gradient w.r.t. C."""
 
     @staticmethod
-    def forward(ctx, K: Tensor, loga: Tensor, logb: Tensor, num_iters: int,
+    def forward(ctx, C: Tensor, scale: float, loga: Tensor, logb: Tensor, num_iters: int,
                 use_compile: bool) -> Tensor:
-        us, vs = _potentials(K, loga, logb, num_iters, use_compile)
-        ctx.save_for_backward(K, us, vs)
-        ctx.use_compile = use_compile
-        return _call('plan', use_compile, K, us[-1], vs[-1])
+        lus, lvs = _iterate(C, scale, loga, logb, num_iters, use_compile)
+        ctx.save_for_backward(C, loga, logb, lus, lvs)
+        ctx.scale, ctx.use_compile = scale, use_compile
+        return _call('plan', use_compile, C, scale, loga - lus[-1], logb - lvs[-1])
 
     @staticmethod
     def backward(ctx, grad_plan: Tensor):
-        K, us, vs = ctx.saved_tensors
-        c = ctx.use_compile
-        grad_K, du, dv = _call('out', c, K, us[-1], vs[-1], grad_plan.to(K.dtype))
-        for k in range(us.shape[0] - 1, -1, -1):
-            # u_k depends on v_k; v_k on u_{k-1} (u_0 = 0). v_L also feeds the output (dv).
-            grad_K, dv_u = _call('gu', c, K, vs[k], du, grad_K)
-            dv = dv + dv_u
-            u_prev = us[k - 1] if k > 0 else torch.zeros_like(us[0])
-            grad_K, du = _call('gv', c, K, u_prev, dv, grad_K)
+        C, loga, logb, lus, lvs = ctx.saved_tensors
+        s, c = ctx.scale, ctx.use_compile
+        grad_K, du, dv = _call('out', c, C, s, loga - lus[-1], logb - lvs[-1],
+                               grad_plan.to(C.dtype))
+        for k in range(lus.shape[0] - 1, -1, -1):
+            # u_k depends on v_k; v_k on u_{k-1} (u_0 = 0); v_L also feeds the output (dv).
+            v = logb - lvs[k]
+            _call('gu', c, C, s, v, lus[k], du, grad_K)
+            dv = dv + _call('gu_dv', c, C, s, v, lus[k], du)
+            u_prev = loga - lus[k - 1] if k > 0 else torch.zeros_like(loga)
+            du = _call('gv', c, C, s, u_prev, lvs[k], dv, grad_K)
             dv = torch.zeros_like(dv)  # v_{k-1} only feeds u_{k-1}
-        return grad_K, None, None, None, None
+        return grad_K.mul_(s), None, None, None, None, None
 
 
-def log_sinkhorn_plan(K: Tensor, a: Tensor, b: Tensor, num_iters: int,
+def log_sinkhorn_plan(C: Tensor, scale: float, a: Tensor, b: Tensor, num_iters: int,
                       compile: CompileFlag = 'auto') -> Tensor:
-    """Plan from a log-kernel ``K = -C / eps`` [B, N, M] (may hold -inf) and marginals.
+    """Plan for the log-kernel ``K = C * scale`` [B, N, M] (may hold -inf) and marginals.
 
-    Internal entry point shared by :func:`sinkhorn` and :func:`~mmfss.ot.partial_ot`; no
-    validation. Zero masses give -inf potentials and exactly zero rows/columns.
+    Internal entry point shared by :func:`sinkhorn` (``scale = -1/eps``) and
+    :func:`~mmfss.ot.partial_ot` (an augmented kernel, ``scale = 1``); no validation. Zero
+    masses give exactly zero rows/columns. The gradient is w.r.t. ``C``.
     """
-    use_compile = resolve_compile(compile, K)
-    return _LogSinkhorn.apply(K, torch.log(a), torch.log(b), num_iters, use_compile)
+    use_compile = resolve_compile(compile, C)
+    return _LogSinkhorn.apply(C, float(scale), torch.log(a), torch.log(b), num_iters,
+                              use_compile)
 
 
 def sinkhorn(cost: Tensor,
@@ -199,4 +217,4 @@ def sinkhorn(cost: Tensor,
         a = marginal(a, bsz, n, 'a', cost)
         b = marginal(b, bsz, m, 'b', cost)
         total_masses(a, b, check_equal=True)
-        return log_sinkhorn_plan(cost / -eps, a, b, num_iters, compile)
+        return log_sinkhorn_plan(cost, -1.0 / eps, a, b, num_iters, compile)

@@ -91,7 +91,7 @@ def partial_ot(cost: Tensor,
                              f'{mass.tolist()} with min(sum a, sum b) = {limit.tolist()}')
         mass = torch.minimum(mass, limit)
         K, a_ext, b_ext = augmented_problem(cost, a, b, mass, eps)
-        plan = log_sinkhorn_plan(K, a_ext, b_ext, num_iters, compile)[:, :n, :m]
+        plan = log_sinkhorn_plan(K, 1.0, a_ext, b_ext, num_iters, compile)[:, :n, :m]
         # mass = 0 admits only the zero plan, which Sinkhorn approaches only sublinearly (the
         # solution sits on the boundary): return it exactly (a mask, no host sync).
         return plan * (mass > 0).to(plan.dtype)[:, None, None]

@@ -93,7 +93,7 @@ def test_reformulation_forbids_the_dummy_pair():
     assert (K[:, :3, 4] == 0).all() and (K[:, 3, :4] == 0).all()
     assert torch.isneginf(K[:, 3, 4]).all()
     torch.testing.assert_close(K[:, :3, :4], -cost / 0.1)
-    full = log_sinkhorn_plan(K, a_ext, b_ext, num_iters=50)
+    full = log_sinkhorn_plan(K, 1.0, a_ext, b_ext, num_iters=50)
     assert (full[:, 3, 4] == 0).all()  # exactly nothing flows dummy -> dummy
     torch.testing.assert_close(full[:, :3, :4], partial_ot(cost, a, b, mass, 0.1, 50))
 

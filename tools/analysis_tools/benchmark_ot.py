@@ -11,8 +11,9 @@ iteration count, forward + backward of sum(plan * W)):
 * ``mmfss.ot.partial_ot`` (batched) vs ``ot.partial.entropic_partial_wasserstein(...,
   method='sinkhorn_log')`` (one pair per call, torch backend), compared per pair.
 
-Each measurement runs in a fresh subprocess: time is the median of ``--repeats`` runs, peak
-memory is the process's peak RSS growth during one forward + backward (CPU), or
+Each measurement runs in a fresh subprocess after one warm-up run (so ``torch.compile``'s
+one-off compilation is not timed): time is the median of ``--repeats`` runs, peak memory is
+the process's peak RSS growth during one forward + backward (CPU), or
 ``torch.cuda.max_memory_allocated`` on a GPU. A peer that fails (out of memory, time-out) is
 reported as such. The memory-bandwidth floor of one iteration is the bytes it must touch
 (two reads of the [B, N, M] float32 kernel) divided by the measured copy bandwidth.
@@ -80,39 +81,57 @@ def run_once():
         torch.cuda.synchronize()
 
 import mmfss.ot, ot  # noqa: import cost is not measured
-if dev.type == 'cuda':
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    run_once()
-    peak_mb = (torch.cuda.max_memory_allocated() - base) / 2**20
+run_once()  # warm-up: compilation, allocator and thread-pool start-up are not measured
+if cfg['mode'] == 'memory':
+    if dev.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        run_once()
+        peak_mb = (torch.cuda.max_memory_allocated() - base) / 2**20
+    else:
+        reset_peak_rss()
+        before = status_kb('VmRSS')
+        run_once()
+        peak_mb = (status_kb('VmHWM') - before) / 1024
+    print(json.dumps(dict(peak_mb=peak_mb)))
 else:
-    reset_peak_rss()
-    before = status_kb('VmRSS')
-    run_once()
-    peak_mb = (status_kb('VmHWM') - before) / 1024
-times = []
-for _ in range(cfg['repeats']):
-    t = time.perf_counter()
-    run_once()
-    times.append(time.perf_counter() - t)
-print(json.dumps(dict(time_s=statistics.median(times), peak_mb=peak_mb)))
+    times = []
+    for _ in range(cfg['repeats']):
+        t = time.perf_counter()
+        run_once()
+        times.append(time.perf_counter() - t)
+    print(json.dumps(dict(time_s=statistics.median(times))))
 '''
 
 
-def measure(solver, args, size, batch, device):
-    cfg = dict(solver=solver, size=size, batch=batch, dim=args.dim, iters=args.iters,
-               eps=args.eps, repeats=args.repeats, device=device)
+def _child(cfg, timeout, env=None):
     try:
-        proc = subprocess.run([sys.executable, '-c', CHILD, json.dumps(cfg)],
-                              capture_output=True, text=True, timeout=args.peer_timeout)
+        proc = subprocess.run([sys.executable, '-c', CHILD, json.dumps(cfg)], env=env,
+                              capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return dict(error=f'time-out > {args.peer_timeout} s')
+        return dict(error=f'time-out > {timeout} s')
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ['?'])[-1]
         if proc.returncode in (-9, 137) or 'memory' in tail.lower():
             return dict(error='out of memory')
         return dict(error=tail[:80])
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(solver, args, size, batch, device, what=('time', 'memory')):
+    """Time (median, default allocator) and peak memory (separate process) of one solver."""
+    cfg = dict(solver=solver, size=size, batch=batch, dim=args.dim, iters=args.iters,
+               eps=args.eps, repeats=args.repeats, device=device)
+    out = {}
+    if 'time' in what:
+        out.update(_child(dict(cfg, mode='time'), args.peer_timeout))
+    if 'memory' in what and 'error' not in out:
+        # A fixed mmap threshold makes glibc map every large tensor separately and unmap it
+        # on free, so the peak-RSS growth after the warm-up run tracks live tensors (it
+        # slows allocation down, hence the separate timing process).
+        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='131072')
+        out.update(_child(dict(cfg, mode='memory'), args.peer_timeout, env))
+    return out
 
 
 def copy_bandwidth(device, nbytes):
@@ -147,6 +166,9 @@ def main():
     parser.add_argument('--dim', type=int, default=256)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--peer-timeout', type=int, default=900)
+    parser.add_argument('--mem-iters', type=int, nargs='*', default=[2, 10, 40],
+                        help='iteration counts of the memory-vs-iterations table (balanced '
+                        'Sinkhorn at the first size and the last batch); empty to skip')
     parser.add_argument('--json', help='also write the rows to this file')
     args = parser.parse_args()
 
@@ -195,6 +217,19 @@ def main():
                 rows.append(dict(problem=ours, size=size, batch=batch, mmfss=a, pot=p,
                                  floor_s_per_iter=floor_pair,
                                  bandwidth=bandwidths[(size, batch)]))
+    if args.mem_iters:
+        size, batch = args.sizes[0], args.batches[-1]
+        print(f'\npeak memory (MB) of forward + backward vs iterations, balanced Sinkhorn, '
+              f'N={size}, B={batch} (one [B, N, N] float32 kernel = '
+              f'{batch * size * size * 4 / 2**20:.0f} MB)')
+        print(f'{"iters":>5} | {"mmfss":>10} | {"POT":>10}')
+        for iters in args.mem_iters:
+            sub = argparse.Namespace(**dict(vars(args), iters=iters, repeats=1))
+            a = measure('mmfss.sinkhorn', sub, size, batch, args.device, ('memory', ))
+            p = measure('pot.solve_batch', sub, size, batch, args.device, ('memory', ))
+            print(f'{iters:5d} | {fmt(a, "peak_mb", "")} | {fmt(p, "peak_mb", "")}')
+            rows.append(dict(problem='memory_vs_iters', iters=iters, size=size, batch=batch,
+                             mmfss=a, pot=p))
     print('\nspeed-up = POT time / mmfss time; mem ratio = mmfss peak / POT peak; x/floor = '
           'measured time per iteration (forward + backward) / bandwidth floor of one forward '
           'iteration.')
