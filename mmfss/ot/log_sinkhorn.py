@@ -44,38 +44,38 @@ CompileFlag = Union[bool, str]
 # (always finite, unlike potentials of zero-mass nodes): u = log a - lu, v = log b - lv, so
 # the softmax an update differentiates to is exp(K + v - lu) (rows) or exp(K + u - lv)
 # (columns), with no reduction to recompute.
-def _lse_v(C: Tensor, scale: float, u: Tensor) -> Tensor:
+def _lse_v(C: Tensor, scale: Tensor, u: Tensor) -> Tensor:
     """lv = logsumexp_i(K + u): [B, M]."""
     return torch.logsumexp(C * scale + u.unsqueeze(2), dim=1)
 
 
-def _lse_u(C: Tensor, scale: float, v: Tensor) -> Tensor:
+def _lse_u(C: Tensor, scale: Tensor, v: Tensor) -> Tensor:
     """lu = logsumexp_j(K + v): [B, N]."""
     return torch.logsumexp(C * scale + v.unsqueeze(1), dim=2)
 
 
-def _plan(C: Tensor, scale: float, u: Tensor, v: Tensor) -> Tensor:
+def _plan(C: Tensor, scale: Tensor, u: Tensor, v: Tensor) -> Tensor:
     return torch.exp(C * scale + u.unsqueeze(2) + v.unsqueeze(1))
 
 
-def _grad_output(C: Tensor, scale: float, u: Tensor, v: Tensor, grad_plan: Tensor):
+def _grad_output(C: Tensor, scale: Tensor, u: Tensor, v: Tensor, grad_plan: Tensor):
     """T = exp(K + u + v): dK = G * T, du = rowsum(G * T), dv = colsum(G * T)."""
     grad_K = grad_plan * torch.exp(C * scale + u.unsqueeze(2) + v.unsqueeze(1))
     return grad_K, grad_K.sum(2), grad_K.sum(1)
 
 
-def _grad_u_update(C: Tensor, scale: float, v: Tensor, lu: Tensor, du: Tensor,
+def _grad_u_update(C: Tensor, scale: Tensor, v: Tensor, lu: Tensor, du: Tensor,
                    grad_K: Tensor) -> None:
     """Back through u = log a - LSE_j(K + v), K part: dK -= du_i Q_ij (in place)."""
     grad_K.sub_(torch.exp(C * scale + v.unsqueeze(1) - lu.unsqueeze(2)) * du.unsqueeze(2))
 
 
-def _grad_u_dv(C: Tensor, scale: float, v: Tensor, lu: Tensor, du: Tensor) -> Tensor:
+def _grad_u_dv(C: Tensor, scale: Tensor, v: Tensor, lu: Tensor, du: Tensor) -> Tensor:
     """Back through u = log a - LSE_j(K + v), v part: dv = -sum_i du_i Q_ij."""
     return -(torch.exp(C * scale + v.unsqueeze(1) - lu.unsqueeze(2)) * du.unsqueeze(2)).sum(1)
 
 
-def _grad_v_step(C: Tensor, scale: float, u: Tensor, lv: Tensor, dv: Tensor,
+def _grad_v_step(C: Tensor, scale: Tensor, u: Tensor, lv: Tensor, dv: Tensor,
                  grad_K: Tensor) -> Tensor:
     """Back through v = log b - LSE_i(K + u): dK -= R dv (in place), return du = -R dv."""
     r = torch.exp(C * scale + u.unsqueeze(2) - lv.unsqueeze(1)) * dv.unsqueeze(1)
@@ -121,7 +121,7 @@ def resolve_compile(flag: CompileFlag, K: Tensor) -> bool:
 
 
 # --------------------------------------------------------------------------- autograd
-def _iterate(C: Tensor, scale: float, loga: Tensor, logb: Tensor, num_iters: int,
+def _iterate(C: Tensor, scale: Tensor, loga: Tensor, logb: Tensor, num_iters: int,
              use_compile: bool) -> Tuple[Tensor, Tensor]:
     """Run the iterations; return every iteration's log-sum-exps, [L, B, N] / [L, B, M]."""
     b, n, m = C.shape
@@ -139,7 +139,7 @@ class _LogSinkhorn(torch.autograd.Function):
     """Plan of the unrolled log-domain Sinkhorn on ``K = C * scale``; gradient w.r.t. C."""
 
     @staticmethod
-    def forward(ctx, C: Tensor, scale: float, loga: Tensor, logb: Tensor, num_iters: int,
+    def forward(ctx, C: Tensor, scale: Tensor, loga: Tensor, logb: Tensor, num_iters: int,
                 use_compile: bool) -> Tensor:
         lus, lvs = _iterate(C, scale, loga, logb, num_iters, use_compile)
         ctx.save_for_backward(C, loga, logb, lus, lvs)
@@ -172,8 +172,9 @@ def log_sinkhorn_plan(C: Tensor, scale: float, a: Tensor, b: Tensor, num_iters: 
     masses give exactly zero rows/columns. The gradient is w.r.t. ``C``.
     """
     use_compile = resolve_compile(compile, C)
-    return _LogSinkhorn.apply(C, float(scale), torch.log(a), torch.log(b), num_iters,
-                              use_compile)
+    # a 0-d tensor, so that compiled steps are not specialised (recompiled) per eps value
+    scale = torch.tensor(float(scale), dtype=C.dtype, device=C.device)
+    return _LogSinkhorn.apply(C, scale, torch.log(a), torch.log(b), num_iters, use_compile)
 
 
 def sinkhorn(cost: Tensor,

@@ -54,9 +54,10 @@ mass = 0.5
 
 def run_once():
     cost = cost0.clone().requires_grad_()
-    if cfg['solver'] == 'mmfss.sinkhorn':
+    if cfg['solver'].startswith('mmfss.sinkhorn'):
         from mmfss.ot import sinkhorn
-        plan = sinkhorn(cost, eps=eps, num_iters=L)
+        flag = dict(eager=False, compiled=True).get(cfg['solver'].split(':')[-1], 'auto')
+        plan = sinkhorn(cost, eps=eps, num_iters=L, compile=flag)
         (plan * W).sum().backward()
     elif cfg['solver'] == 'pot.solve_batch':
         import ot
@@ -169,6 +170,10 @@ def main():
     parser.add_argument('--mem-iters', type=int, nargs='*', default=[2, 10, 40],
                         help='iteration counts of the memory-vs-iterations table (balanced '
                         'Sinkhorn at the first size and the last batch); empty to skip')
+    parser.add_argument('--tables', nargs='+', default=['balanced', 'partial', 'memory',
+                                                        'compile'],
+                        choices=['balanced', 'partial', 'memory', 'compile'],
+                        help='which tables to print')
     parser.add_argument('--json', help='also write the rows to this file')
     args = parser.parse_args()
 
@@ -181,12 +186,13 @@ def main():
               f'{"peak MB":>10} | {"speed-up":>8} {"mem ratio":>9} | {"floor ms/it":>11} '
               f'{"mmfss/floor":>11} {"POT/floor":>9}')
     rows = []
-    for title, ours, peer, per_pair in (
-            ('balanced Sinkhorn: mmfss.ot.sinkhorn vs ot.batch.solve_batch(log_sinkhorn, '
-             'autodiff)', 'mmfss.sinkhorn', 'pot.solve_batch', False),
-            ('partial OT: mmfss.ot.partial_ot vs ot.partial.entropic_partial_wasserstein'
-             '(sinkhorn_log), times per pair', 'mmfss.partial_ot', 'pot.entropic_partial',
-             True)):
+    problems = [p for p in (
+            ('balanced', 'balanced Sinkhorn: mmfss.ot.sinkhorn vs ot.batch.solve_batch('
+             'log_sinkhorn, autodiff)', 'mmfss.sinkhorn', 'pot.solve_batch', False),
+            ('partial', 'partial OT: mmfss.ot.partial_ot vs ot.partial.'
+             'entropic_partial_wasserstein(sinkhorn_log), times per pair', 'mmfss.partial_ot',
+             'pot.entropic_partial', True)) if p[0] in args.tables]
+    for _, title, ours, peer, per_pair in problems:
         print(f'\n{title}\n{header}')
         for size in args.sizes:
             for batch in args.batches:
@@ -217,7 +223,23 @@ def main():
                 rows.append(dict(problem=ours, size=size, batch=batch, mmfss=a, pot=p,
                                  floor_s_per_iter=floor_pair,
                                  bandwidth=bandwidths[(size, batch)]))
-    if args.mem_iters:
+    if 'compile' in args.tables:
+        print('\nmmfss.ot.sinkhorn, eager steps vs torch.compile steps (forward + backward; '
+              "compile='auto' picks compiled from "
+              f'{1 << 20} kernel entries)')
+        print(f'{"N":>5} {"B":>2} | {"eager":>10} | {"compiled":>10} | {"speed-up":>8}')
+        for size in args.sizes:
+            for batch in args.batches:
+                e = measure('mmfss.sinkhorn:eager', args, size, batch, args.device, ('time', ))
+                c = measure('mmfss.sinkhorn:compiled', args, size, batch, args.device,
+                            ('time', ))
+                ratio = (e['time_s'] / c['time_s'] if 'error' not in e and 'error' not in c
+                         else float('nan'))
+                print(f'{size:5d} {batch:2d} | {fmt(e, "time_s", "s")} | '
+                      f'{fmt(c, "time_s", "s")} | {ratio:7.1f}x')
+                rows.append(dict(problem='compile', size=size, batch=batch, eager=e,
+                                 compiled=c))
+    if args.mem_iters and 'memory' in args.tables:
         size, batch = args.sizes[0], args.batches[-1]
         print(f'\npeak memory (MB) of forward + backward vs iterations, balanced Sinkhorn, '
               f'N={size}, B={batch} (one [B, N, N] float32 kernel = '
