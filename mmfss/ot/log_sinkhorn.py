@@ -30,7 +30,7 @@ from typing import Callable, Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from .validation import check_cost, marginal, total_masses
+from .validation import prepare_problem, total_masses
 
 __all__ = ['sinkhorn', 'log_sinkhorn_plan', 'COMPILE_MIN_ELEMENTS']
 
@@ -208,14 +208,7 @@ def sinkhorn(cost: Tensor,
     Returns:
         Tensor: [B, N, M] transport plans (float32, or float64 for float64 costs).
     """
-    if not (isinstance(eps, (int, float)) and eps > 0):
-        raise ValueError(f'eps must be a positive number, got {eps!r}')
-    if not (isinstance(num_iters, int) and num_iters >= 1):
-        raise ValueError(f'num_iters must be an int >= 1, got {num_iters!r}')
     with torch.autocast(cost.device.type, enabled=False):
-        cost = check_cost(cost)
-        bsz, n, m = cost.shape
-        a = marginal(a, bsz, n, 'a', cost)
-        b = marginal(b, bsz, m, 'b', cost)
+        cost, a, b = prepare_problem(cost, a, b, eps, num_iters)
         total_masses(a, b, check_equal=True)
         return log_sinkhorn_plan(cost, -1.0 / eps, a, b, num_iters, compile)

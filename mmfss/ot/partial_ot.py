@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from .log_sinkhorn import log_sinkhorn_plan
-from .validation import check_cost, marginal, total_masses
+from .validation import prepare_problem, total_masses
 
 __all__ = ['partial_ot', 'augmented_problem']
 
@@ -68,15 +68,9 @@ def partial_ot(cost: Tensor,
     Returns:
         Tensor: [B, N, M] plan between the real nodes (float32, float64 for float64 costs).
     """
-    if not (isinstance(eps, (int, float)) and eps > 0):
-        raise ValueError(f'eps must be a positive number, got {eps!r}')
-    if not (isinstance(num_iters, int) and num_iters >= 1):
-        raise ValueError(f'num_iters must be an int >= 1, got {num_iters!r}')
     with torch.autocast(cost.device.type, enabled=False):
-        cost = check_cost(cost)
+        cost, a, b = prepare_problem(cost, a, b, eps, num_iters)
         bsz, n, m = cost.shape
-        a = marginal(a, bsz, n, 'a', cost)
-        b = marginal(b, bsz, m, 'b', cost)
         sa, sb = total_masses(a, b, check_equal=False)
         mass = torch.as_tensor(mass, dtype=cost.dtype, device=cost.device).detach()
         if mass.dim() == 0:

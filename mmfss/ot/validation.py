@@ -3,7 +3,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ['check_cost', 'marginal', 'total_masses']
+__all__ = ['check_cost', 'marginal', 'total_masses', 'prepare_problem']
 
 
 def check_cost(cost: Tensor) -> Tensor:
@@ -54,3 +54,19 @@ def total_masses(a: Tensor, b: Tensor, check_equal: bool) -> Tuple[Tensor, Tenso
         raise ValueError(f'balanced Sinkhorn needs a.sum(1) == b.sum(1); got {sa.tolist()} vs '
                          f'{sb.tolist()} (use partial_ot for unequal masses)')
     return sa, sb
+
+
+def prepare_problem(cost: Tensor, a: Optional[Tensor], b: Optional[Tensor], eps: float,
+                    num_iters: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """Check the solver arguments shared by :func:`sinkhorn` and :func:`partial_ot`.
+
+    Returns:
+        tuple: cost [B, N, M] and marginals [B, N], [B, M] in the solver dtype.
+    """
+    if not (isinstance(eps, (int, float)) and eps > 0):
+        raise ValueError(f'eps must be a positive number, got {eps!r}')
+    if not (isinstance(num_iters, int) and num_iters >= 1):
+        raise ValueError(f'num_iters must be an int >= 1, got {num_iters!r}')
+    cost = check_cost(cost)
+    bsz, n, m = cost.shape
+    return cost, marginal(a, bsz, n, 'a', cost), marginal(b, bsz, m, 'b', cost)
