@@ -27,7 +27,12 @@ def parse_args():
     parser.add_argument('--config', default=DEFAULT_CONFIG, help='config file')
     parser.add_argument('--work-dir', default='work_dirs/demo', help='output folder')
     parser.add_argument('--max-iters', type=int, default=None, help='override training length')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.max_iters is not None and args.max_iters < 1:
+        parser.error(f'--max-iters must be >= 1, got {args.max_iters}')
+    if not os.path.isfile(args.config):
+        parser.error(f'--config {args.config} does not exist')
+    return args
 
 
 def reference_predictions(dataset):
