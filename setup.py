@@ -24,6 +24,8 @@ install_requires = [
     'regex',
     'prettytable',
     'Pillow',
+    'scipy',  # tools/dataset_converters/voc_aug.py (SBD .mat files)
+    'pycocotools>=2.0',  # tools/dataset_converters/coco20i.py
 ]
 extras_require = {
     'tests': ['pytest>=8', 'pytest-timeout', 'hypothesis>=6', 'POT==0.9.7.post1'],
@@ -37,7 +39,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
     include_package_data=True,
-    package_data={'mmfss.datasets': ['lists/pascal/*.txt']},
+    package_data={'mmfss.datasets': ['lists/pascal/*.txt', 'lists/fss1000/*.txt']},
     python_requires='>=3.9',
     install_requires=install_requires,
     extras_require=extras_require,

@@ -63,3 +63,15 @@ def write_tiny_config(path, root, iters=4, ckpt_interval=2, val_interval=1000, e
     with open(path, 'w') as f:
         f.write(text)
     return str(path)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _stats_cache(tmp_path_factory):
+    """Keep the datasets' label-statistics cache out of the user's home during tests."""
+    old = os.environ.get('MMFSS_CACHE_DIR')
+    os.environ['MMFSS_CACHE_DIR'] = str(tmp_path_factory.mktemp('mmfss-cache'))
+    yield
+    if old is None:
+        os.environ.pop('MMFSS_CACHE_DIR', None)
+    else:
+        os.environ['MMFSS_CACHE_DIR'] = old

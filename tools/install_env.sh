@@ -33,6 +33,8 @@ RUNTIME_PINS=(
   "numpy>=1.24"
   "ftfy"
   "regex"
+  "scipy"
+  "pycocotools>=2.0"
 )
 TEST_PINS=("pytest>=8" "pytest-timeout" "hypothesis>=6" "POT==0.9.7.post1")  # = setup.py extras_require["tests"]
 BUILD_PINS=("setuptools>=77,<81" "wheel" "ninja" "packaging")

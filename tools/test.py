@@ -1,13 +1,18 @@
 # Test (and evaluate) a few-shot segmentor (mmseg's tools/test.py with mmfss's additions).
 import argparse
+import json
 import os
 import os.path as osp
 
+import numpy as np
+
 from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-from mmfss.utils import setup_cpu_dist, teardown_dist, trust_checkpoint
+from mmfss.utils import set_data_root, setup_cpu_dist, teardown_dist, trust_checkpoint
 
 
 def parse_args():
@@ -33,9 +38,17 @@ def parse_args():
         help='override some settings in the used config, the key-value pair in xxx=yyy '
         'format will be merged into config file.')
     parser.add_argument(
+        '--data-root',
+        help="the dataset folder: sets data_root of every dataloader's dataset")
+    parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
         help='job launcher')
     parser.add_argument('--tta', action='store_true', help='Test time augmentation')
+    parser.add_argument(
+        '--seeds', type=int, default=1,
+        help='evaluate on N episode sets, with the dataset seeds s, s+1, ..., s+N-1 (s: the '
+        "config's seed) and print each metric's mean and standard deviation (BAM/HDMNet "
+        'report 5)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -58,6 +71,45 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
+def evaluate_seeds(runner: Runner, cfg: Config, num_seeds: int) -> dict:
+    """Run the test loop on ``num_seeds`` episode sets and summarise each metric.
+
+    The model is built and loaded once; before each run the test dataloader is rebuilt with
+    the dataset's ``seed`` advanced by one. Prints and returns, per metric, the values, their
+    mean and their standard deviation (population, ddof=0), and dumps them to
+    ``<work_dir>/seeds_summary.json``.
+    """
+    loader_cfg = cfg.test_dataloader
+    base_seed = int(loader_cfg.dataset.get('seed', 0))
+    results = {}
+    for k in range(num_seeds):
+        seed = base_seed + k
+        if k > 0:
+            loader = Config(loader_cfg.to_dict())
+            loader.dataset.seed = seed
+            runner.test_loop.dataloader = runner.build_dataloader(loader.to_dict(),
+                                                                  seed=runner.seed)
+        metrics = runner.test()
+        print_log(f'episode seed {seed}: ' + ', '.join(
+            f'{k}: {v:.2f}' for k, v in metrics.items() if isinstance(v, float)), 'current')
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)):
+                results.setdefault(key, []).append(float(value))
+    summary = {key: dict(values=values, mean=float(np.mean(values)), std=float(np.std(values)))
+               for key, values in results.items()}
+    lines = [f'{key}: {s["mean"]:.2f} +- {s["std"]:.2f}' for key, s in summary.items()
+             if not key.startswith('IoU.')]
+    print_log(f'over {num_seeds} episode seeds ({base_seed}..{base_seed + num_seeds - 1}): '
+              + '; '.join(lines), 'current')
+    if is_main_process():
+        path = osp.join(cfg.work_dir, 'seeds_summary.json')
+        with open(path + '.partial', 'w') as f:
+            json.dump(dict(seeds=list(range(base_seed, base_seed + num_seeds)),
+                           metrics=summary), f, indent=1)
+        os.replace(path + '.partial', path)
+    return summary
+
+
 def main():
     args = parse_args()
     for name, path in (('config', args.config), ('checkpoint', args.checkpoint)):
@@ -67,6 +119,10 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.data_root is not None:
+        if not osp.isdir(args.data_root):
+            raise FileNotFoundError(f'--data-root {args.data_root} is not a folder')
+        set_data_root(cfg, args.data_root)
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -86,9 +142,18 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
+    if args.seeds < 1:
+        raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
+    if args.seeds > 1 and args.out is not None:
+        raise ValueError('--out writes the predictions of one episode set: use it without '
+                         '--seeds')
+
     setup_cpu_dist(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    if args.seeds == 1:
+        runner.test()
+    else:
+        evaluate_seeds(runner, cfg, args.seeds)
     teardown_dist()  # after success only: its barrier would hang if a rank failed
 
 

@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-from mmfss.utils import setup_cpu_dist, teardown_dist, trust_checkpoint
+from mmfss.utils import set_data_root, setup_cpu_dist, teardown_dist, trust_checkpoint
 
 
 def parse_args():
@@ -36,6 +36,9 @@ def parse_args():
         'e.g. key="[(a,b),(c,d)]". Note that the quotation marks are necessary and that no '
         'white space is allowed.')
     parser.add_argument(
+        '--data-root',
+        help="the dataset folder: sets data_root of every dataloader's dataset")
+    parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -53,6 +56,10 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.data_root is not None:
+        if not osp.isdir(args.data_root):
+            raise FileNotFoundError(f'--data-root {args.data_root} is not a folder')
+        set_data_root(cfg, args.data_root)
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

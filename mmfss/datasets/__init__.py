@@ -1,10 +1,16 @@
+from .base_class_dataset import BaseClassDataset
 from .base_episodic_dataset import BaseEpisodicDataset, parse_pair_list
+from .coco20i import COCO_CLASSES, COCO20iDataset
+from .fss1000 import FSS1000Dataset, fss1000_split_classes
+from .label_stats import scan_label_stats
 from .pascal5i import PASCAL5iDataset
 from .shapes5i import Shapes5iDataset, default_shapes5i_root
 from .shapes5i_generator import SHAPES5I_CLASSES, generate_shapes5i
-from .transforms import ApplyToEpisode, BinarizeMask, PackEpisodeInputs
+from .transforms import ApplyToEpisode, BinarizeMask, PackEpisodeInputs, masks_to_boxes
 
 __all__ = [
-    'BaseEpisodicDataset', 'parse_pair_list', 'PASCAL5iDataset', 'Shapes5iDataset', 'default_shapes5i_root', 'SHAPES5I_CLASSES',
-    'generate_shapes5i', 'ApplyToEpisode', 'BinarizeMask', 'PackEpisodeInputs'
+    'BaseEpisodicDataset', 'parse_pair_list', 'BaseClassDataset', 'PASCAL5iDataset',
+    'COCO20iDataset', 'COCO_CLASSES', 'FSS1000Dataset', 'fss1000_split_classes',
+    'Shapes5iDataset', 'default_shapes5i_root', 'SHAPES5I_CLASSES', 'generate_shapes5i',
+    'scan_label_stats', 'ApplyToEpisode', 'BinarizeMask', 'PackEpisodeInputs', 'masks_to_boxes'
 ]

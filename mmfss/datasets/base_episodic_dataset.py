@@ -1,10 +1,11 @@
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+import warnings
+from typing import Dict, List, Optional, Tuple
 
-import mmengine
 import numpy as np
 from mmengine.dataset import BaseDataset
-from PIL import Image
+
+from .label_stats import default_cache_dir, read_label_map, scan_label_stats
 
 __all__ = ['BaseEpisodicDataset', 'parse_pair_list']
 
@@ -47,14 +48,16 @@ class BaseEpisodicDataset(BaseDataset):
     :class:`~mmfss.datasets.transforms.PackEpisodeInputs`) receives::
 
         dict(query=dict(img_path=..., seg_map_path=..., ...),
-             supports=[dict(img_path=..., seg_map_path=..., ...), ...],
+             supports=[dict(img_path=..., seg_map_path=..., mask_annotation=..., ...), ...],
              class_id=c, episode_index=idx)
 
     Subclasses implement :meth:`load_data_list` (one dict per image with ``name``,
     ``img_path``, ``seg_map_path``) and :meth:`fold_classes` (the 1-based novel classes of a
-    fold). This class finds the classes present in each label map (a class counts only if it
-    covers at least ``min_class_pixels`` pixels, as PFENet/HSNet do with 2*32*32), builds the
-    class pools and the episodes.
+    fold), and may override :meth:`count_classes`. When the dataset is built, every image and
+    label file is checked (a missing or unreadable file is named in the error, nothing is
+    skipped) and the pixels of each class are counted, once: the counts are cached (see
+    :func:`~mmfss.datasets.label_stats.scan_label_stats`). A class counts for an image only if
+    it covers at least ``min_class_pixels`` pixels (PFENet/HSNet: 2*32*32).
 
     Episodes:
 
@@ -65,27 +68,44 @@ class BaseEpisodicDataset(BaseDataset):
       ``persistent_workers=True`` with epoch-based loops and ``num_workers > 0``, as mmseg's
       configs do, otherwise workers restart with the same seed each epoch). Novel-class pixels
       become background when the label is binarised; ``filter_novel_images=True`` instead
-      drops every training image that contains a novel class (BAM's choice).
-    * otherwise: the evaluated classes are the fold's novel classes and ``num_episodes``
-      episodes are fixed at construction from ``seed`` alone (a seeded permutation of the
-      eligible (image, class) pairs, cycled, with supports drawn from the other images of
-      the class), so they are the same in every run and under any number of processes.
+      drops every training image that contains a novel class, i.e. holds at least one of its
+      pixels (BAM's choice; default off, as PFENet).
+    * otherwise: the evaluated classes are the fold's novel classes and the episodes are fixed
+      at construction from ``seed`` alone, so they are the same in every run and under any
+      number of processes. With ``num_episodes=N``: a seeded permutation of the eligible
+      (image, class) pairs, cycled until N episodes; with ``num_episodes=None``: every
+      eligible pair once, in class then name order (FSS-1000's protocol). The supports of each
+      episode are drawn by the same generator from the other images of the class.
+
+    Supports are always distinct from the query and from each other.
 
     Attributes:
         class_pools (dict[int, list[str]]): class id -> names of the images eligible for that
             class in this split and fold, sorted.
         episodes (list[tuple[str, list[str], int]] | None): for fixed-episode splits, the
             (query name, support names, class id) of every episode; None in training.
+        excluded_classes (dict[int, int]): classes left out by ``small_classes='exclude'``,
+            with their number of eligible images.
 
     Args:
         fold (int): Fold index in ``range(num_folds)``.
         shot (int): Number of support images K (>= 1).
         split (str): One of ``splits``.
-        num_episodes (int): Number of fixed episodes (ignored in training).
+        num_episodes (int, optional): Number of fixed episodes (ignored in training); None
+            for every eligible (image, class) pair once.
         seed (int): Seed of the fixed episodes.
         min_class_pixels (int): Pixels a class must cover to count in an image.
         filter_novel_images (bool): Drop training images holding a novel class.
+        support_annotation (str): ``'mask'`` (default) or ``'bbox'``: each support mask is
+            replaced by the filled bounding boxes of its connected regions (CMNet Table VIII;
+            see :class:`~mmfss.datasets.transforms.BinarizeMask`).
+        small_classes (str): What to do with a class that has fewer than ``shot + 1``
+            eligible images: ``'error'`` (default; the error names every such class) or
+            ``'exclude'`` (leave it out of the episodes with a warning naming it; this changes
+            the evaluated classes, so it is off by default).
         ignore_index (int): Label value ignored everywhere.
+        stats_cache_dir (str, optional): Root of the cache of per-image class counts;
+            defaults to ``$MMFSS_CACHE_DIR`` or ``~/.cache/mmfss``; ``''`` disables it.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset` (``data_root``,
             ``ann_file``, ``pipeline``, ``metainfo``, ...).
     """
@@ -93,16 +113,22 @@ class BaseEpisodicDataset(BaseDataset):
     splits: Tuple[str, ...] = ('train', 'val')
     num_folds: int = 4
     num_classes: int = 0  # number of foreground classes; set by subclasses
+    support_annotations: Tuple[str, ...] = ('mask', 'bbox')
+    small_class_modes: Tuple[str, ...] = ('error', 'exclude')
+    has_base_class_view: bool = True  # label maps hold class ids (see BaseClassDataset)
 
     def __init__(self,
                  fold: int = 0,
                  shot: int = 1,
                  split: str = 'train',
-                 num_episodes: int = 1000,
+                 num_episodes: Optional[int] = 1000,
                  seed: int = 0,
                  min_class_pixels: int = 2 * 32 * 32,
                  filter_novel_images: bool = False,
+                 support_annotation: str = 'mask',
+                 small_classes: str = 'error',
                  ignore_index: int = 255,
+                 stats_cache_dir: Optional[str] = None,
                  **kwargs) -> None:
         if split not in self.splits:
             raise ValueError(f'split must be one of {self.splits}, got {split!r}')
@@ -110,8 +136,17 @@ class BaseEpisodicDataset(BaseDataset):
             raise ValueError(f'fold must be an int in 0..{self.num_folds - 1}, got {fold!r}')
         if not (isinstance(shot, int) and shot >= 1):
             raise ValueError(f'shot must be an int >= 1, got {shot!r}')
-        if not (isinstance(num_episodes, int) and num_episodes >= 1):
-            raise ValueError(f'num_episodes must be an int >= 1, got {num_episodes!r}')
+        if num_episodes is not None and not (isinstance(num_episodes, int)
+                                             and num_episodes >= 1):
+            raise ValueError(f'num_episodes must be None or an int >= 1, got {num_episodes!r}')
+        if support_annotation not in self.support_annotations:
+            raise ValueError(f'support_annotation must be one of {self.support_annotations}, '
+                             f'got {support_annotation!r}')
+        if small_classes not in self.small_class_modes:
+            raise ValueError(f'small_classes must be one of {self.small_class_modes}, '
+                             f'got {small_classes!r}')
+        if not (isinstance(min_class_pixels, int) and min_class_pixels >= 1):
+            raise ValueError(f'min_class_pixels must be an int >= 1, got {min_class_pixels!r}')
         self.fold = fold
         self.shot = shot
         self.split = split
@@ -119,9 +154,14 @@ class BaseEpisodicDataset(BaseDataset):
         self.seed = seed
         self.min_class_pixels = min_class_pixels
         self.filter_novel_images = filter_novel_images
+        self.support_annotation = support_annotation
+        self.small_classes = small_classes
         self.ignore_index = ignore_index
+        self.stats_cache_dir = (default_cache_dir() if stats_cache_dir is None else
+                                stats_cache_dir or None)
         self.class_pools: Dict[int, List[str]] = {}
         self.episodes: Optional[List[Episode]] = None
+        self.excluded_classes: Dict[int, int] = {}
         self._query_names: List[str] = []
         kwargs.setdefault('test_mode', split != 'train')
         # Episodes index images by name; mmengine's byte serialisation is not needed.
@@ -148,26 +188,38 @@ class BaseEpisodicDataset(BaseDataset):
         return self.base_classes if self.split == 'train' else self.novel_classes
 
     # ------------------------------------------------------------------ building
-    def _read_label(self, path: str) -> np.ndarray:
-        try:
-            with Image.open(path) as img:
-                return np.asarray(img)
-        except (OSError, ValueError) as err:
-            raise OSError(f'cannot read label map {path}: {err}') from err
+    def count_classes(self, info: dict) -> Dict[int, int]:
+        """Read the label map of one sample, check it and count the pixels of each class.
 
-    def _present_classes(self, info: dict) -> List[int]:
-        """Classes covering at least ``min_class_pixels`` pixels; checks the value range."""
-        label = self._read_label(info['seg_map_path'])
+        Args:
+            info (dict): A sample of :meth:`load_data_list`.
+
+        Returns:
+            dict[int, int]: ``{class id: pixels}`` for the classes 1..num_classes present.
+        """
+        path = info['seg_map_path']
+        label = read_label_map(path)
         if label.ndim != 2:
-            raise ValueError(f'label map {info["seg_map_path"]} must be single-channel, '
-                             f'got shape {label.shape}')
+            raise ValueError(f'label map {path} must be single-channel, got shape {label.shape}')
         values, counts = np.unique(label, return_counts=True)
         bad = [int(v) for v in values if v != self.ignore_index and v > self.num_classes]
         if bad:
-            raise ValueError(f'label map {info["seg_map_path"]} holds values {bad} outside '
+            raise ValueError(f'label map {path} holds values {bad} outside '
                              f'0..{self.num_classes} and {self.ignore_index}')
-        return [int(v) for v, n in zip(values, counts)
-                if 1 <= v <= self.num_classes and n >= self.min_class_pixels]
+        return {int(v): int(n) for v, n in zip(values, counts) if 1 <= v <= self.num_classes}
+
+    def label_stats(self, data_list: List[dict]) -> List[Dict[int, int]]:
+        """Check the files of ``data_list`` and count the class pixels of each (cached).
+
+        Raises:
+            OSError | ValueError: naming the file (and the list it comes from).
+        """
+        key = f'{type(self).__name__}:{self.num_classes}:{self.ignore_index}'
+        try:
+            return scan_label_stats(data_list, self.count_classes, key, self.stats_cache_dir)
+        except (OSError, ValueError) as err:
+            where = f' (listed in {self.ann_file})' if self.ann_file else ''
+            raise type(err)(f'{type(self).__name__}: {err}{where}') from err
 
     def full_init(self) -> None:
         if self._fully_initialized:
@@ -178,36 +230,38 @@ class BaseEpisodicDataset(BaseDataset):
     def _build_episodes(self) -> None:
         self._name_to_index = {}
         for idx, info in enumerate(self.data_list):
-            for key in ('img_path', 'seg_map_path'):
-                if not osp.isfile(info[key]):
-                    raise FileNotFoundError(f'{key} {info[key]} of sample {info["name"]} '
-                                            f'(listed in {self.ann_file}) does not exist')
+            if info['name'] in self._name_to_index:
+                raise ValueError(f'sample {info["name"]} is listed twice in {self.ann_file}')
             self._name_to_index[info['name']] = idx
+        stats = self.label_stats(self.data_list)
         novel = set(self.novel_classes)
         eval_classes = set(self.eval_classes)
         pools: Dict[int, List[str]] = {c: [] for c in sorted(eval_classes)}
-        query_names = []
-        progress = mmengine.ProgressBar(len(self.data_list)) if len(self.data_list) > 5000 else None
-        for info in self.data_list:
-            present = self._present_classes(info)
-            info['classes'] = present
-            if progress is not None:
-                progress.update()
-            if self.split == 'train' and self.filter_novel_images and novel & set(present):
+        for info, counts in zip(self.data_list, stats):
+            info['class_pixels'] = counts
+            info['classes'] = sorted(c for c, n in counts.items() if n >= self.min_class_pixels)
+            if self.split == 'train' and self.filter_novel_images and novel & set(counts):
                 continue
-            eligible = [c for c in present if c in eval_classes]
-            for c in eligible:
-                pools[c].append(info['name'])
-            if eligible:
-                query_names.append(info['name'])
+            for c in info['classes']:
+                if c in eval_classes:
+                    pools[c].append(info['name'])
         too_small = {c: len(v) for c, v in pools.items() if len(v) < self.shot + 1}
         if too_small:
             names = {self._class_name(c): n for c, n in too_small.items()}
+            msg = (f'{type(self).__name__} (split={self.split}, fold={self.fold}): classes '
+                   f'with fewer than shot+1={self.shot + 1} eligible images (class: count): '
+                   f'{names}')
+            if self.small_classes == 'error':
+                raise ValueError(msg + "; pass small_classes='exclude' to leave them out")
+            warnings.warn(msg + ': excluded from the episodes')
+            for c in too_small:
+                del pools[c]
+            self.excluded_classes = too_small
+        if not pools:
             raise ValueError(f'{type(self).__name__} (split={self.split}, fold={self.fold}): '
-                             f'classes with fewer than shot+1={self.shot + 1} eligible images '
-                             f'(class: count): {names}')
+                             'no class has enough eligible images')
         self.class_pools = {c: sorted(v) for c, v in pools.items()}
-        self._query_names = sorted(query_names)
+        self._query_names = sorted({n for v in self.class_pools.values() for n in v})
         self.episodes = None if self.split == 'train' else self._fixed_episodes()
 
     def _class_name(self, class_id: int) -> str:
@@ -219,6 +273,8 @@ class BaseEpisodicDataset(BaseDataset):
     def _fixed_episodes(self) -> List[Episode]:
         rng = np.random.default_rng(self.seed)
         pairs = [(name, c) for c in sorted(self.class_pools) for name in self.class_pools[c]]
+        if self.num_episodes is None:
+            return [(query, self._draw_supports(rng, c, query), c) for query, c in pairs]
         episodes: List[Episode] = []
         order = np.empty(0, dtype=np.int64)
         for e in range(self.num_episodes):
@@ -239,10 +295,14 @@ class BaseEpisodicDataset(BaseDataset):
             self.full_init()
         return len(self.episodes) if self.episodes is not None else len(self._query_names)
 
-    def _image_info(self, name: str, class_id: int) -> dict:
+    def _image_info(self, name: str, class_id: int, support: bool = False) -> dict:
+        """What the pipeline receives for one image of an episode."""
         info = self.data_list[self._name_to_index[name]]
-        return dict(name=name, img_path=info['img_path'], seg_map_path=info['seg_map_path'],
-                    reduce_zero_label=False, seg_fields=[], class_id=class_id)
+        out = dict(name=name, img_path=info['img_path'], seg_map_path=info['seg_map_path'],
+                   reduce_zero_label=False, seg_fields=[], class_id=class_id)
+        if support:
+            out['mask_annotation'] = self.support_annotation
+        return out
 
     def get_episode(self, idx: int) -> Episode:
         """(query name, support names, class id) of item ``idx``.
@@ -261,6 +321,6 @@ class BaseEpisodicDataset(BaseDataset):
         query, supports, class_id = self.get_episode(idx)
         return dict(
             query=self._image_info(query, class_id),
-            supports=[self._image_info(s, class_id) for s in supports],
+            supports=[self._image_info(s, class_id, support=True) for s in supports],
             class_id=class_id,
             episode_index=idx)

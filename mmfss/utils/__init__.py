@@ -1,8 +1,10 @@
+from .atomic_io import atomic_write, save_png
 from .checkpoint import (from_plain, is_trusted_checkpoint, load_from_local, to_plain,
                          trust_checkpoint)
+from .data_root import set_data_root
 from .dist_utils import setup_cpu_dist, teardown_dist
 
 __all__ = [
-    'trust_checkpoint', 'is_trusted_checkpoint', 'load_from_local', 'to_plain', 'from_plain',
-    'setup_cpu_dist', 'teardown_dist'
+    'atomic_write', 'save_png', 'trust_checkpoint', 'is_trusted_checkpoint', 'load_from_local',
+    'to_plain', 'from_plain', 'set_data_root', 'setup_cpu_dist', 'teardown_dist'
 ]

@@ -6,27 +6,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 from mmfss.datasets import PASCAL5iDataset
-
-
-def _voc_tree(root, n=24, size=(100, 120)):
-    """A small VOC2012 tree: image i holds class (i % 20) + 1 on a 50x50 block (2500 px) and
-    class ((i + 7) % 20) + 1 on a 40x40 block (1600 px, below the 2048 threshold)."""
-    (root / 'JPEGImages').mkdir(parents=True)
-    (root / 'SegmentationClassAug').mkdir()
-    lines = []
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        name = f'2008_{i:06d}'
-        img = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
-        label = np.zeros(size, np.uint8)
-        label[:50, :50] = i % 20 + 1
-        label[60:100, 60:100] = (i + 7) % 20 + 1
-        label[50, :] = 255
-        Image.fromarray(img).save(root / 'JPEGImages' / f'{name}.jpg')
-        Image.fromarray(label).save(root / 'SegmentationClassAug' / f'{name}.png')
-        lines.append(f'JPEGImages/{name}.jpg SegmentationClassAug/{name}.png')
-    (root / 'list.txt').write_text('\n'.join(lines) + '\n')
-    return lines
+from tests.data_trees import voc_tree as _voc_tree
 
 
 class TestPASCAL5iDataset:
@@ -58,3 +38,102 @@ class TestPASCAL5iDataset:
     def test_default_list_with_missing_tree_names_the_file(self, tmp_path):
         with pytest.raises(FileNotFoundError, match=r'JPEGImages/2007_000033\.jpg'):
             PASCAL5iDataset(data_root=str(tmp_path), split='val')
+
+    def _build(self, root, **kwargs):
+        cfg = dict(type='PASCAL5iDataset', data_root=str(root), ann_file='list.txt')
+        cfg.update(kwargs)
+        return DATASETS.build(cfg)
+
+    def test_training_pools_and_novel_filter(self, tmp_path):
+        _voc_tree(tmp_path, n=60)
+        keep = self._build(tmp_path, split='train', fold=0)
+        assert sorted(keep.class_pools) == list(range(6, 21))
+        # query images are those with an eligible base class: classes 1..5 (novel) are not
+        names = {f'2008_{i:06d}' for i in range(60) if i % 20 + 1 > 5}
+        assert len(keep) == len(names)
+        # BAM's filter drops an image holding any novel pixel, even under the threshold:
+        # the 1600-pixel block of image i is class (i + 7) % 20 + 1
+        # (which empties the pools of classes 14..18 here)
+        with pytest.warns(UserWarning, match=r"14 \(motorbike\)': 0"):
+            drop = self._build(tmp_path, split='train', fold=0, filter_novel_images=True,
+                               small_classes='exclude')
+        assert sorted(drop.excluded_classes) == [14, 15, 16, 17, 18]
+        kept = {n for v in drop.class_pools.values() for n in v}
+        expected = {f'2008_{i:06d}' for i in range(60)
+                    if i % 20 + 1 > 5 and (i + 7) % 20 + 1 > 5}
+        assert kept == expected and len(drop) == len(expected)
+
+    def test_training_episode_sampling(self, tmp_path):
+        _voc_tree(tmp_path, n=80)
+        ds = self._build(tmp_path, split='train', fold=1, shot=3)
+        assert ds.episodes is None
+        np.random.seed(0)
+        first = []
+        for idx in range(len(ds)):
+            query, supports, cls = ds.get_episode(idx)
+            assert cls in ds.base_classes and query in ds.class_pools[cls]
+            assert len(set(supports)) == 3 and query not in supports
+            assert all(s in ds.class_pools[cls] for s in supports)
+            first.append(supports)
+        # resampled on every draw, reproducible from the global seed
+        second = [ds.get_episode(i)[1] for i in range(len(ds))]
+        assert second != first
+        np.random.seed(0)
+        assert [ds.get_episode(i)[1] for i in range(len(ds))] == first
+
+    def test_val_episodes_fixed_by_seed(self, tmp_path):
+        _voc_tree(tmp_path, n=60)
+        a = self._build(tmp_path, split='val', fold=3, shot=2, num_episodes=40, seed=3)
+        b = self._build(tmp_path, split='val', fold=3, shot=2, num_episodes=40, seed=3)
+        c = self._build(tmp_path, split='val', fold=3, shot=2, num_episodes=40, seed=4)
+        assert a.episodes == b.episodes != c.episodes
+        assert {cls for _, _, cls in a.episodes} == {16, 17, 18, 19, 20}
+        for query, supports, cls in a.episodes:
+            assert len(set(supports)) == 2 and query not in supports
+            assert set(supports) <= set(a.class_pools[cls])
+        # every (image, class) pair once with num_episodes=None
+        every = self._build(tmp_path, split='val', fold=3, num_episodes=None)
+        assert sorted((q, c) for q, _, c in every.episodes) == sorted(
+            (n, c) for c, v in every.class_pools.items() for n in v)
+
+    def test_bbox_supports(self, tmp_path):
+        _voc_tree(tmp_path, n=60)
+        ds = self._build(tmp_path, split='val', fold=0, num_episodes=4,
+                         support_annotation='bbox')
+        item = ds.get_data_info(0)
+        assert item['supports'][0]['mask_annotation'] == 'bbox'
+        assert 'mask_annotation' not in item['query']
+        with pytest.raises(ValueError, match='support_annotation must be one of'):
+            self._build(tmp_path, split='val', support_annotation='points')
+
+    def test_label_stats_cached_and_rechecked(self, tmp_path):
+        _voc_tree(tmp_path, n=40)
+        cache = tmp_path / 'cache'
+        a = self._build(tmp_path, split='val', fold=0, stats_cache_dir=str(cache))
+        files = list((cache / 'label_stats').iterdir())
+        assert len(files) == 1 and files[0].suffix == '.json'
+        b = self._build(tmp_path, split='val', fold=0, stats_cache_dir=str(cache))
+        assert a.class_pools == b.class_pools and a.episodes == b.episodes
+        # an edited label map invalidates the cache and is checked again
+        label = np.zeros((100, 120), np.uint8)
+        label[:10, :10] = 33
+        Image.fromarray(label).save(tmp_path / 'SegmentationClassAug' / '2008_000007.png')
+        with pytest.raises(ValueError, match=r'2008_000007.png holds values \[33\].*list.txt'):
+            self._build(tmp_path, split='val', fold=0, stats_cache_dir=str(cache))
+
+    def test_unreadable_image_is_named(self, tmp_path):
+        _voc_tree(tmp_path, n=40)
+        (tmp_path / 'JPEGImages' / '2008_000005.jpg').write_bytes(b'not a jpeg')
+        with pytest.raises(OSError, match=r'cannot read image .*2008_000005\.jpg'):
+            self._build(tmp_path, split='val', fold=0)
+
+    def test_small_classes_error_or_exclude(self, tmp_path):
+        _voc_tree(tmp_path, n=24)  # classes 1..4 have 2 images, class 5 has 1
+        with pytest.raises(ValueError, match=r"5 \(bottle\)': 1.*small_classes='exclude'"):
+            self._build(tmp_path, split='val', fold=0)
+        with pytest.warns(UserWarning, match=r'5 \(bottle\)'):
+            ds = self._build(tmp_path, split='val', fold=0, small_classes='exclude')
+        assert sorted(ds.class_pools) == [1, 2, 3, 4] and ds.excluded_classes == {5: 1}
+        assert {c for _, _, c in ds.episodes} == {1, 2, 3, 4}
+        with pytest.raises(ValueError, match='small_classes must be one of'):
+            self._build(tmp_path, split='val', small_classes='drop')

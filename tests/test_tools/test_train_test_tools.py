@@ -58,12 +58,33 @@ def test_train_then_test_cli(tmp_path, shapes_root):
     assert len(list((tmp_path / 'preds').glob('*.png'))) == 16
     drawn = list((tmp_path / 'show').rglob('*.png'))
     assert len(drawn) == 16 and all(p.stat().st_size > 0 for p in drawn)
+    # --seeds 3: episode seeds 0, 1, 2 with one model load; seed 0 repeats the run above
+    out = _run([sys.executable, 'tools/test.py', cfg, str(work / 'iter_4.pth'), '--work-dir',
+                str(tmp_path / 'seeds'), '--seeds', '3'])
+    with open(tmp_path / 'seeds' / 'seeds_summary.json') as f:
+        summary = json.load(f)
+    assert summary['seeds'] == [0, 1, 2]
+    miou = summary['metrics']['mIoU']
+    assert len(miou['values']) == 3 and miou['values'][0] == pytest.approx(metrics['mIoU'])
+    assert len(set(miou['values'])) > 1  # other episodes, other numbers
+    assert miou['mean'] == pytest.approx(sum(miou['values']) / 3)
+    mean = miou['mean']
+    assert miou['std'] == pytest.approx((sum((v - mean)**2 for v in miou['values']) / 3)**0.5)
+    assert 'over 3 episode seeds (0..2): mIoU:' in out
 
 
 def test_cli_errors(tmp_path):
     proc = subprocess.run([sys.executable, 'tools/test.py', str(tmp_path / 'nope.py'), 'x.pth'],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and 'config file' in proc.stderr and 'nope.py' in proc.stderr
+    cfg = write_tiny_config(tmp_path / 'tiny.py', str(tmp_path / 'data'))
+    ckpt = tmp_path / 'c.pth'
+    ckpt.write_bytes(b'')
+    for extra, message in ((['--seeds', '0'], '--seeds must be >= 1'),
+                           (['--seeds', '2', '--out', 'o'], 'use it without --seeds')):
+        proc = subprocess.run([sys.executable, 'tools/test.py', cfg, str(ckpt)] + extra,
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0 and message in proc.stderr
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
-from .binarize_mask import BinarizeMask
+from .binarize_mask import BinarizeMask, masks_to_boxes
 from .episode_wrapper import ApplyToEpisode
 from .formatting import PackEpisodeInputs
 
-__all__ = ['ApplyToEpisode', 'BinarizeMask', 'PackEpisodeInputs']
+__all__ = ['ApplyToEpisode', 'BinarizeMask', 'PackEpisodeInputs', 'masks_to_boxes']

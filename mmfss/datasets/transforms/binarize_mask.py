@@ -1,37 +1,90 @@
+from typing import Optional
+
+import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-__all__ = ['BinarizeMask']
+from ..label_stats import grey_levels
+
+__all__ = ['BinarizeMask', 'masks_to_boxes']
+
+
+
+def masks_to_boxes(mask: np.ndarray, connectivity: int = 8) -> np.ndarray:
+    """Replace a binary mask by the filled bounding boxes of its connected regions.
+
+    Args:
+        mask (np.ndarray): [H, W] array, non-zero = foreground.
+        connectivity (int): 4 or 8 (default), the neighbourhood of a connected region.
+
+    Returns:
+        np.ndarray: [H, W] uint8, 1 inside the union of the boxes, 0 elsewhere.
+    """
+    fg = (mask != 0).astype(np.uint8)
+    num, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=connectivity)
+    boxes = np.zeros_like(fg)
+    for x, y, w, h, _ in stats[1:num]:  # row 0 is the background component
+        boxes[y:y + h, x:x + w] = 1
+    return boxes
 
 
 @TRANSFORMS.register_module()
 class BinarizeMask(BaseTransform):
-    """Turn a class label map into the episode's binary mask.
+    """Turn a label map into the episode's binary mask.
 
-    ``gt_seg_map == class_id`` becomes 1, ``ignore_index`` stays ``ignore_index``, every other
-    value (other classes, including novel classes in training images) becomes 0.
+    Class label maps (PASCAL-5i, COCO-20i, Shapes-5i): ``gt_seg_map == class_id`` becomes 1,
+    ``ignore_index`` stays ``ignore_index``, every other value (other classes, including novel
+    classes in training images) becomes 0. Binary mask files (FSS-1000): when the results hold
+    ``label_threshold`` (set by the dataset), the mask is converted to grey levels if it has
+    colour channels (PIL's ``convert('L')`` weights) and ``>= label_threshold`` becomes 1,
+    the rest 0 (no ignore label), as HSNet reads FSS-1000.
 
-    Required keys: ``gt_seg_map``, ``class_id``. Modified keys: ``gt_seg_map`` (uint8).
+    Weak supports (CMNet Table VIII): when ``mask_annotation`` is ``'bbox'`` (set by the
+    dataset for support images with ``support_annotation='bbox'``), the binary mask is
+    replaced by the filled bounding boxes of its 8-connected foreground regions; the result
+    has 1 inside the boxes and 0 elsewhere (a box annotation has no ignore region). It is
+    applied where the transform sits, i.e. on the original label map in the shipped
+    pipelines, before any resize or crop.
+
+    Required keys: ``gt_seg_map``, ``class_id``. Optional keys: ``label_threshold``,
+    ``mask_annotation``. Modified keys: ``gt_seg_map`` (uint8, [H, W]).
 
     Args:
         ignore_index (int): Label value kept as is. Defaults to 255.
+        box_connectivity (int): Connectivity of the regions boxed for ``'bbox'`` supports.
     """
 
-    def __init__(self, ignore_index: int = 255) -> None:
+    def __init__(self, ignore_index: int = 255, box_connectivity: int = 8) -> None:
+        if box_connectivity not in (4, 8):
+            raise ValueError(f'box_connectivity must be 4 or 8, got {box_connectivity!r}')
         self.ignore_index = ignore_index
+        self.box_connectivity = box_connectivity
 
     def transform(self, results: dict) -> dict:
         if 'gt_seg_map' not in results:
             raise KeyError('BinarizeMask needs gt_seg_map: put LoadAnnotations before it '
                            f'(image {results.get("img_path")})')
-        if 'class_id' not in results:
-            raise KeyError('BinarizeMask needs class_id: use it inside ApplyToEpisode')
         label = results['gt_seg_map']
-        binary = (label == results['class_id']).astype(np.uint8)
-        binary[label == self.ignore_index] = self.ignore_index
+        threshold: Optional[int] = results.get('label_threshold')
+        if threshold is not None:
+            binary = (grey_levels(label) >= threshold).astype(np.uint8)
+        else:
+            if 'class_id' not in results:
+                raise KeyError('BinarizeMask needs class_id: use it inside ApplyToEpisode')
+            if label.ndim != 2:
+                raise ValueError(f'label map {results.get("seg_map_path")} must be '
+                                 f'single-channel, got shape {label.shape}')
+            binary = (label == results['class_id']).astype(np.uint8)
+            binary[label == self.ignore_index] = self.ignore_index
+        annotation = results.get('mask_annotation', 'mask')
+        if annotation == 'bbox':
+            binary = masks_to_boxes(binary == 1, self.box_connectivity)
+        elif annotation != 'mask':
+            raise ValueError(f"mask_annotation must be 'mask' or 'bbox', got {annotation!r}")
         results['gt_seg_map'] = binary
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(ignore_index={self.ignore_index})'
+        return (f'{self.__class__.__name__}(ignore_index={self.ignore_index}, '
+                f'box_connectivity={self.box_connectivity})')

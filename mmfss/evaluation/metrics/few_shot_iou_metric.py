@@ -1,4 +1,3 @@
-import os
 import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
@@ -10,8 +9,9 @@ from mmengine.dist import is_main_process
 from mmengine.logging import MMLogger, print_log
 from mmengine.utils import mkdir_or_exist
 from mmseg.registry import METRICS
-from PIL import Image
 from prettytable import PrettyTable
+
+from mmfss.utils import save_png
 
 __all__ = ['FewShotIoUMetric', 'episode_areas']
 
@@ -83,9 +83,7 @@ class FewShotIoUMetric(BaseMetric):
         name = osp.splitext(osp.basename(sample.get('img_path') or 'query'))[0]
         path = osp.join(self.output_dir, f'{int(sample.get("episode_index", -1)):06d}_{name}_'
                         f'c{int(sample["class_id"])}.png')
-        tmp = path + '.tmp.png'
-        Image.fromarray(pred.cpu().numpy().astype(np.uint8)).save(tmp)
-        os.replace(tmp, path)
+        save_png(path, pred.cpu().numpy().astype(np.uint8))
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:

@@ -1,0 +1,65 @@
+# FSS-1000 (520 / 240 / 240 classes; see README, "Prepare the datasets"). Images are 224x224:
+# training crops keep that size; the test split scores every test image once (2400 episodes).
+dataset_type = 'FSS1000Dataset'
+data_root = 'data/FSS-1000'
+shot = 1
+crop_size = (224, 224)
+
+train_pipeline = [
+    dict(
+        type='ApplyToEpisode',
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations'),
+            dict(type='BinarizeMask'),
+            dict(type='RandomResize', scale=crop_size, ratio_range=(0.9, 1.1),
+                 keep_ratio=True),
+            dict(type='RandomRotate', prob=0.5, degree=10, pad_val=0, seg_pad_val=255),
+            dict(type='RandomCrop', crop_size=crop_size),
+            dict(type='RandomFlip', prob=0.5),
+        ]),
+    dict(type='PackEpisodeInputs'),
+]
+test_pipeline = [
+    dict(
+        type='ApplyToEpisode',
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=crop_size, keep_ratio=False),
+            dict(type='LoadAnnotations'),
+            dict(type='BinarizeMask'),
+        ],
+        support_transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations'),
+            dict(type='BinarizeMask'),
+            dict(type='Resize', scale=crop_size, keep_ratio=False),
+        ]),
+    dict(type='PackEpisodeInputs'),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, split='train', shot=shot,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, split='val', shot=shot, seed=0,
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, split='test', shot=shot, seed=0,
+        pipeline=test_pipeline))
+val_evaluator = dict(type='FewShotIoUMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,133 @@
+"""Per-image class pixel counts of a segmentation dataset, checked once and cached."""
+import hashlib
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Callable, Dict, List, Optional, Sequence
+
+import mmengine
+import numpy as np
+from PIL import Image
+
+__all__ = [
+    'default_cache_dir', 'read_label_map', 'grey_levels', 'check_image_file', 'scan_label_stats'
+]
+
+ClassCounts = Dict[int, int]
+
+
+def default_cache_dir() -> str:
+    """``$MMFSS_CACHE_DIR`` or ``${XDG_CACHE_HOME:-~/.cache}/mmfss``."""
+    return os.environ.get('MMFSS_CACHE_DIR') or osp.join(
+        os.environ.get('XDG_CACHE_HOME') or osp.expanduser('~/.cache'), 'mmfss')
+
+
+def read_label_map(path: str) -> np.ndarray:
+    """Read a label PNG as stored (palette indices for ``P`` images), naming the file on error.
+
+    Returns:
+        np.ndarray: [H, W] or [H, W, C] array of the stored values.
+    """
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img)
+    except (OSError, ValueError, SyntaxError) as err:
+        raise OSError(f'cannot read label map {path}: {err}') from err
+
+
+def grey_levels(label: np.ndarray) -> np.ndarray:
+    """Grey levels of a mask stored with colour channels, with PIL's ``convert('L')`` weights.
+
+    Args:
+        label (np.ndarray): [H, W] (returned as is) or [H, W, C] with C in 1..4 (alpha
+            ignored).
+
+    Returns:
+        np.ndarray: [H, W] array.
+    """
+    if label.ndim == 2:
+        return label
+    if label.ndim != 3 or not 1 <= label.shape[-1] <= 4:
+        raise ValueError(f'expected an [H, W] or [H, W, C] mask, got shape {label.shape}')
+    if label.shape[-1] <= 2:  # grey (+ alpha)
+        return label[..., 0]
+    return label[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def check_image_file(path: str) -> None:
+    """Raise an error naming ``path`` unless it exists and has a readable image header."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'image {path} does not exist')
+    try:
+        with Image.open(path) as img:
+            img.size  # noqa: B018  parses the header
+    except (OSError, ValueError, SyntaxError) as err:
+        raise OSError(f'cannot read image {path}: {err}') from err
+
+
+def _fingerprint(data_list: Sequence[dict], key: str) -> str:
+    digest = hashlib.sha1(key.encode())
+    for info in data_list:
+        for field in ('img_path', 'seg_map_path'):
+            path = info[field]
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                raise FileNotFoundError(
+                    f'{field} {path} of sample {info["name"]} does not exist') from None
+            digest.update(f'{path}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
+    return digest.hexdigest()
+
+
+def scan_label_stats(data_list: Sequence[dict],
+                     count_fn: Callable[[dict], ClassCounts],
+                     key: str,
+                     cache_dir: Optional[str] = None) -> List[ClassCounts]:
+    """Check every image and label of a dataset and count the pixels of each class.
+
+    Every image must exist with a readable header and every label map must be readable and
+    valid for ``count_fn`` (which raises naming the file otherwise). The result is cached
+    under ``cache_dir/label_stats/<sha1>.json``, keyed by ``key`` and by the path, size and
+    modification time of every file, so an edited or replaced file is scanned again. The
+    cache file is written atomically.
+
+    Args:
+        data_list (Sequence[dict]): Samples with ``name``, ``img_path`` and ``seg_map_path``.
+        count_fn (Callable[[dict], dict[int, int]]): Reads the label map of one sample and
+            returns ``{class id: pixel count}`` of the classes it holds.
+        key (str): Identifies everything ``count_fn`` depends on besides the files.
+        cache_dir (str, optional): Cache root; None disables the cache.
+
+    Returns:
+        list[dict[int, int]]: The counts of each sample, in ``data_list`` order.
+    """
+    cache_path = None
+    if cache_dir is not None:
+        cache_path = osp.join(cache_dir, 'label_stats', _fingerprint(data_list, key) + '.json')
+        if osp.isfile(cache_path):
+            with open(cache_path) as f:
+                cached = json.load(f)
+            return [{int(c): int(n) for c, n in counts.items()} for counts in cached]
+    stats = []
+    progress = mmengine.ProgressBar(len(data_list)) if len(data_list) > 5000 else None
+    for info in data_list:
+        check_image_file(info['img_path'])
+        if not osp.isfile(info['seg_map_path']):
+            raise FileNotFoundError(f'label map {info["seg_map_path"]} of sample '
+                                    f'{info["name"]} does not exist')
+        stats.append(count_fn(info))
+        if progress is not None:
+            progress.update()
+    if cache_path is not None:
+        os.makedirs(osp.dirname(cache_path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=osp.dirname(cache_path), suffix='.partial')
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump([{str(c): n for c, n in s.items()} for s in stats], f)
+            os.replace(tmp, cache_path)
+        except BaseException:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            raise
+    return stats

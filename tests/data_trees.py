@@ -1,0 +1,74 @@
+"""Small dataset trees in the benchmarks' exact on-disk formats, generated for the tests."""
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+
+def save_label(path, label):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(label).save(path)
+
+
+def voc_tree(root, n=24, size=(100, 120)):
+    """A small VOC2012 tree: image i holds class (i % 20) + 1 on a 50x50 block (2500 px) and
+    class ((i + 7) % 20) + 1 on a 40x40 block (1600 px, below the 2048 threshold)."""
+    (root / 'JPEGImages').mkdir(parents=True)
+    (root / 'SegmentationClassAug').mkdir()
+    lines = []
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        name = f'2008_{i:06d}'
+        img = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
+        label = np.zeros(size, np.uint8)
+        label[:50, :50] = i % 20 + 1
+        label[60:100, 60:100] = (i + 7) % 20 + 1
+        label[50, :] = 255
+        Image.fromarray(img).save(root / 'JPEGImages' / f'{name}.jpg')
+        Image.fromarray(label).save(root / 'SegmentationClassAug' / f'{name}.png')
+        lines.append(f'JPEGImages/{name}.jpg SegmentationClassAug/{name}.png')
+    (root / 'list.txt').write_text('\n'.join(lines) + '\n')
+    return lines
+
+
+def coco_name(split, i):
+    return f'COCO_{split}2014_{i:012d}'
+
+
+def coco_tree(root, split='val', n=160, size=(60, 64)):
+    """A COCO-20i tree as the converter writes it: image i holds class (i % 80) + 1 on a
+    50x50 block (2500 px), so every class has n / 80 images; a 255 border row."""
+    rng = np.random.default_rng(1)
+    os.makedirs(root / f'{split}2014', exist_ok=True)
+    for i in range(n):
+        name = coco_name(split, i)
+        label = np.zeros(size, np.uint8)
+        label[5:55, 5:55] = i % 80 + 1
+        label[0, :] = 255
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
+            root / f'{split}2014' / f'{name}.jpg')
+        save_label(str(root / 'annotations' / f'{split}2014' / f'{name}.png'), label)
+
+
+def fss_tree(root, classes, n_images=3, size=(32, 32), rgb_masks=False):
+    """An FSS-1000 tree: <root>/<class>/<k>.jpg with a grey (or RGB) mask <k>.png; mask k has
+    a (k+3)x(k+3) foreground block at 255 and an anti-aliased rim at 100 (below 128)."""
+    rng = np.random.default_rng(2)
+    for c in classes:
+        os.makedirs(root / c, exist_ok=True)
+        for k in range(1, n_images + 1):
+            Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
+                root / c / f'{k}.jpg')
+            mask = np.zeros(size, np.uint8)
+            mask[1:k + 5, 1:k + 5] = 100
+            mask[2:k + 5, 2:k + 5] = 255
+            if rgb_masks:
+                mask = np.stack([mask] * 3, -1)
+            Image.fromarray(mask).save(root / c / f'{k}.png')
+
+
+def coco_instances_json(path, images, annotations, categories):
+    """Write a COCO instances JSON."""
+    with open(path, 'w') as f:
+        json.dump(dict(images=images, annotations=annotations, categories=categories), f)

@@ -1,0 +1,91 @@
+import shutil
+
+import numpy as np
+import pytest
+from mmcv.transforms import Compose
+from mmseg.registry import DATASETS
+
+from mmfss.datasets import FSS1000Dataset, fss1000_split_classes
+from tests.data_trees import fss_tree
+
+
+@pytest.fixture(scope='module')
+def fss_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('fss1000')
+    splits = fss1000_split_classes()
+    fss_tree(root, splits['test'], n_images=3)
+    fss_tree(root, splits['train'][:40], n_images=3, rgb_masks=True)
+    return root
+
+
+LOAD = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='BinarizeMask')]
+
+
+class TestFSS1000Dataset:
+
+    def test_shipped_splits(self):
+        splits = fss1000_split_classes()
+        assert {k: len(v) for k, v in splits.items()} == dict(train=520, val=240, test=240)
+        names = splits['train'] + splits['val'] + splits['test']
+        assert len(set(names)) == 1000
+
+    def test_test_split_every_image_once(self, fss_root):
+        ds = DATASETS.build(dict(type='FSS1000Dataset', data_root=str(fss_root), split='test',
+                                 shot=2, seed=1))
+        assert isinstance(ds, FSS1000Dataset)
+        test_classes = fss1000_split_classes()['test']
+        assert sorted(ds.class_pools) == list(range(761, 1001))
+        assert ds.metainfo['classes'][761] == test_classes[0]
+        assert len(ds) == 240 * 3
+        queries = [q for q, _, _ in ds.episodes]
+        assert sorted(queries) == sorted(f'{c}/{k}' for c in test_classes for k in (1, 2, 3))
+        for query, supports, cls in ds.episodes:
+            cname = ds.metainfo['classes'][cls]
+            assert query.startswith(cname + '/')
+            assert len(set(supports)) == 2 and query not in supports
+            assert all(s.startswith(cname + '/') for s in supports)
+        same = FSS1000Dataset(data_root=str(fss_root), split='test', shot=2, seed=1)
+        other = FSS1000Dataset(data_root=str(fss_root), split='test', shot=2, seed=2)
+        assert same.episodes == ds.episodes != other.episodes
+
+    def test_masks_binarised_at_128(self, fss_root):
+        ds = FSS1000Dataset(data_root=str(fss_root), split='test', shot=1)
+        pipeline = Compose([dict(type='ApplyToEpisode', transforms=LOAD)])
+        for idx in (0, 1, 2):
+            out = pipeline(ds.get_data_info(idx))
+            for image in [out['query']] + out['supports']:
+                k = int(image['name'].split('/')[1])
+                mask = image['gt_seg_map']
+                assert set(np.unique(mask)) == {0, 1}
+                assert int(mask.sum()) == (k + 3)**2  # the 100-valued rim is background
+
+    def test_train_split_rgb_masks(self, fss_root, tmp_path):
+        root = tmp_path / 'fss'
+        shutil.copytree(fss_root, root)
+        train = fss1000_split_classes()['train']
+        with pytest.raises(FileNotFoundError, match=rf'480 class folder\(s\).*{train[40]}'):
+            FSS1000Dataset(data_root=str(root), split='train')
+        fss_tree(root, train[40:], n_images=2)
+        ds = FSS1000Dataset(data_root=str(root), split='train', shot=1)
+        assert ds.episodes is None and sorted(ds.class_pools) == list(range(1, 521))
+        assert len(ds) == 40 * 3 + 480 * 2
+        pipeline = Compose([dict(type='ApplyToEpisode', transforms=LOAD)])
+        rgb = set(train[:40])
+        idx = next(i for i in range(len(ds)) if ds.get_episode(i)[0].split('/')[0] in rgb)
+        out = pipeline(ds.get_data_info(idx))
+        k = int(out['query']['name'].split('/')[1])
+        assert out['query']['name'].split('/')[0] in rgb
+        assert out['query']['gt_seg_map'].ndim == 2
+        assert out['query']['gt_seg_map'].sum() == (k + 3)**2
+
+    def test_bad_input(self, fss_root, tmp_path):
+        with pytest.raises(ValueError, match='split must be one of'):
+            FSS1000Dataset(data_root=str(fss_root), split='trn')
+        with pytest.raises(ValueError, match=r'fold must be an int in 0\.\.0'):
+            FSS1000Dataset(data_root=str(fss_root), fold=1)
+        root = tmp_path / 'fss'
+        shutil.copytree(fss_root, root)
+        cname = fss1000_split_classes()['test'][5]
+        (root / cname / '2.png').unlink()
+        with pytest.raises(FileNotFoundError, match=f'{cname}/2.png'):
+            FSS1000Dataset(data_root=str(root), split='test')
