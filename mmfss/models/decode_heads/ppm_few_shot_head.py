@@ -1,6 +1,7 @@
 from typing import Sequence
 
 import torch
+import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.decode_heads.psp_head import PPM
@@ -26,17 +27,24 @@ class PPMFewShotHead(BaseDecodeHead):
        ``prior_keys`` are concatenated and merged by a 1x1 conv.
     4. mmseg's :class:`~mmseg.models.decode_heads.psp_head.PPM` and a 3x3 bottleneck, as in
        PSPHead, then ``cls_seg`` gives [B, num_classes=2, h, w] logits.
+    5. Optional CANet-style iterative mask refinement (``refine_iters > 0``; CANet's
+       iterative optimisation module, used by CMNet's "MR"): ``refine_iters`` times,
+       ``x_t = x + R(concat(x, softmax(logits_{t-1})))`` with a small residual block R (two
+       3x3 convs; weights shared across iterations, as CANet) and
+       ``logits_t = cls_seg(x_t)``; the last logits are the output (and what the loss sees).
 
     Args:
         pool_scales (Sequence[int]): PPM pooling scales. Defaults to (1, 2, 3, 6).
         prior_keys (Sequence[str]): Priors of :class:`EpisodeFeatures` to use, in order.
+        refine_iters (int): Mask refinement iterations (0: none).
         **kwargs: :class:`~mmseg.models.decode_heads.decode_head.BaseDecodeHead` arguments
             (``in_channels`` a list matching ``in_index``, ``channels``, ``num_classes=2``,
             ``loss_decode``, ...).
     """
 
     def __init__(self, pool_scales: Sequence[int] = (1, 2, 3, 6),
-                 prior_keys: Sequence[str] = ('prior', ), **kwargs) -> None:
+                 prior_keys: Sequence[str] = ('prior', ), refine_iters: int = 0,
+                 **kwargs) -> None:
         kwargs.setdefault('input_transform', 'resize_concat')
         kwargs.setdefault('num_classes', 2)
         super().__init__(**kwargs)
@@ -52,6 +60,15 @@ class PPMFewShotHead(BaseDecodeHead):
                                align_corners=self.align_corners, **cfg)
         self.bottleneck = ConvModule(
             self.channels * (len(pool_scales) + 1), self.channels, 3, padding=1, **cfg)
+        if not (isinstance(refine_iters, int) and refine_iters >= 0):
+            raise ValueError(f'refine_iters must be an int >= 0, got {refine_iters!r}')
+        self.refine_iters = refine_iters
+        if refine_iters:
+            self.refine = nn.Sequential(
+                ConvModule(self.channels + self.num_classes, self.channels, 3, padding=1,
+                           **cfg),
+                ConvModule(self.channels, self.channels, 3, padding=1,
+                           conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=None))
 
     def forward(self, feats: EpisodeFeatures) -> Tensor:
         """[B, 2, h, w] logits at the resolution of the first ``in_index`` level."""
@@ -70,4 +87,7 @@ class PPMFewShotHead(BaseDecodeHead):
                                 align_corners=self.align_corners))
         x = self.merge(torch.cat(parts, dim=1))
         x = self.bottleneck(torch.cat([x, *self.psp_modules(x)], dim=1))
-        return self.cls_seg(x)
+        logits = self.cls_seg(x)
+        for _ in range(self.refine_iters):
+            logits = self.cls_seg(x + self.refine(torch.cat([x, logits.softmax(dim=1)], 1)))
+        return logits

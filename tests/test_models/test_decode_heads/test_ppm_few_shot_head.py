@@ -66,3 +66,30 @@ class TestPPMFewShotHead:
             _head()(_feats(priors=()))
         with pytest.raises(ValueError, match='num_classes must be 2'):
             _head(num_classes=3)
+
+    def test_mask_refinement(self):
+        torch.manual_seed(0)
+        plain = _head().eval()
+        refined = _head(refine_iters=2).eval()
+        refined.load_state_dict(plain.state_dict(), strict=False)
+        feats = _feats()
+        x = None
+
+        def keep_input(module, args, output):
+            nonlocal x
+            x = output
+
+        refined.bottleneck.register_forward_hook(keep_input)
+        out = refined(feats)
+        # logits_0 = cls_seg(x); logits_t = cls_seg(x + R(concat(x, softmax(logits_{t-1}))))
+        logits = refined.cls_seg(x)
+        torch.testing.assert_close(logits, plain(feats))
+        for _ in range(2):
+            logits = refined.cls_seg(x + refined.refine(torch.cat([x, logits.softmax(1)], 1)))
+        torch.testing.assert_close(out, logits)
+        assert not torch.allclose(out, plain(feats))
+        refined.train()
+        refined(feats).sum().backward()
+        assert all(p.grad is not None for p in refined.refine.parameters())
+        with pytest.raises(ValueError, match='refine_iters'):
+            _head(refine_iters=-1)

@@ -1,0 +1,9 @@
+# CMNet's FSS-1000 schedule: as PASCAL-5i (lr 0.0025, batch 4) for 100 epochs.
+_base_ = ['./schedule_200e.py']
+max_epochs = 100
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_epochs, by_epoch=True,
+         convert_to_iter_based=True)
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+default_hooks = dict(checkpoint=dict(interval=5))

@@ -1,0 +1,133 @@
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from mmfss.models import EpisodeFeatures
+from mmfss.models.necks import cosine_cost
+
+
+def _neck(**kw):
+    cfg = dict(type='PartialOTMatchingNeck', in_index=-1, eps=0.05, num_iters=10,
+               compile=False)
+    cfg.update(kw)
+    return MODELS.build(cfg)
+
+
+def _masks(fg_rows, b=1, k=1, size=8):
+    """Support masks [b, k, size, size] whose first ``fg_rows`` rows are foreground."""
+    masks = torch.zeros(b, k, size, size, dtype=torch.long)
+    masks[..., :fg_rows, :] = 1
+    return masks
+
+
+def _episode(fg_rows=2, b=1, k=1, c=16, seed=0):
+    """Support nodes (4x4): foreground rows hold object features, the rest background ones;
+    the query (4x4) shows the object in its left half and another background in its right
+    half (so only the object matches at zero cost)."""
+    g = torch.Generator().manual_seed(seed)
+    obj, bg, bg2 = (torch.randn(c, generator=g) for _ in range(3))
+    support = bg[:, None, None].repeat(1, 4, 4)
+    support[:, :fg_rows] = obj[:, None, None]
+    query = bg2[:, None, None].repeat(1, 4, 4)
+    query[:, :, :2] = obj[:, None, None]
+    noise = 0.05 * torch.randn(b, k, c, 4, 4, generator=g)
+    return (query.expand(b, c, 4, 4).clone(), support.expand(b, k, c, 4, 4) + noise,
+            _masks(2 * fg_rows, b, k))
+
+
+def _feats(query, support, masks):
+    b, k = support.shape[:2]
+    return EpisodeFeatures(query_feats=[query], support_feats=[support], support_masks=masks,
+                           query_inputs=torch.zeros(b, 3, 8, 8),
+                           support_inputs=torch.zeros(b, k, 3, 8, 8))
+
+
+class TestPartialOTMatchingNeck:
+
+    def test_cosine_cost(self):
+        s = torch.tensor([[[1.0, 0.0], [0.0, 2.0]]])  # nodes e0, 2 e1 (columns)
+        q = torch.tensor([[[3.0, -1.0, 1.0], [0.0, 0.0, 1.0]]])
+        expected = torch.tensor([[[0.0, 2.0, 1 - 2**-0.5], [1.0, 1.0, 1 - 2**-0.5]]])
+        torch.testing.assert_close(cosine_cost(s, q), expected)
+
+    def test_matched_mass_equals_support_object_fraction(self):
+        query, support, masks = _episode(fg_rows=1)
+        for scale in (1.0, 1.5):
+            neck = _neck(mass_scale=scale, num_iters=100, eps=0.1)
+            out = neck.match(query, support, masks)
+            m = scale * 4 / 16  # 4 of the 16 support nodes lie in the mask
+            torch.testing.assert_close(out['mass'], torch.tensor([m]))
+            plan = out['plan']
+            assert abs(float(plan.sum()) - m) < 1e-3
+            assert (plan.sum(2) <= 1 / 16 + 1e-4).all() and (plan.sum(1) <= 1 / 16 + 1e-4).all()
+
+    def test_larger_object_moves_more_mass(self):
+        neck = _neck(num_iters=100)
+        sums, priors = [], []
+        for rows in (1, 2, 3):
+            out = neck.match(*_episode(fg_rows=rows))
+            sums.append(float(out['plan'].sum()))
+            priors.append(float(out['prior'].sum()))
+        assert sums[0] < sums[1] < sums[2]
+        assert priors[0] < priors[1] < priors[2]
+
+    def test_prior_finds_the_object(self):
+        neck = _neck(num_iters=50)
+        query, support, masks = _episode(fg_rows=2)  # M = 1/2 = the object's share of the query
+        feats = neck(_feats(query, support, masks))
+        prior = feats.priors['ot_prior']
+        assert prior.shape == (1, 1, 4, 4) and (prior >= 0).all() and (prior <= 1 + 1e-4).all()
+        assert prior[..., :2].min() > 0.9 and prior[..., 2:].max() < 0.1
+
+    def test_full_and_partial_differ_only_in_transport(self):
+        query, support, masks = _episode(fg_rows=2)
+        partial, full = _neck(num_iters=100, eps=0.1), _neck(transport="full", num_iters=100, eps=0.1)
+        out_p, out_f = partial.match(query, support, masks), full.match(query, support, masks)
+        torch.testing.assert_close(out_f['plan'].sum(), torch.tensor(1.0), atol=1e-4, rtol=0)
+        assert abs(float(out_p['plan'].sum()) - 0.5) < 1e-3
+        # full transport must serve every query node, so background nodes get object mass
+        assert out_f['prior'][..., 2:].max() > out_p['prior'][..., 2:].max()
+        # with the whole support inside the mask, M = 1 and partial OT is full OT
+        whole = torch.ones_like(masks)
+        torch.testing.assert_close(partial.match(query, support, whole)['plan'],
+                                   full.match(query, support, whole)['plan'],
+                                   atol=1e-4, rtol=0)  # entries ~ 1/256
+
+    def test_shots_averaged_and_gradients(self):
+        query, support, masks = _episode(fg_rows=2, b=2, k=3)
+        query.requires_grad_(True)
+        support = support.clone().requires_grad_(True)
+        neck = _neck()
+        prior = neck.match(query, support, masks)['prior']
+        singles = [neck.match(query, support[:, i:i + 1], masks[:, i:i + 1])['prior']
+                   for i in range(3)]
+        torch.testing.assert_close(prior, torch.stack(singles).mean(0))
+        (prior * torch.randn_like(prior)).sum().backward()
+        for t in (query, support):
+            assert torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0
+
+    def test_empty_support_mask_is_finite(self):
+        query, support, _ = _episode()
+        out = _neck().match(query, support, torch.zeros(1, 1, 8, 8, dtype=torch.long))
+        assert float(out['mass']) == 0 and (out['plan'] == 0).all()
+        assert (out['prior'] == 0).all()
+
+    def test_soft_mask_and_raw_flow(self):
+        query, support, masks = _episode(fg_rows=2)
+        raw = _neck(normalize='none', mask_threshold=None).match(query, support, masks)
+        assert float(raw['prior'].sum()) <= float(raw['mass']) + 1e-4
+
+    @pytest.mark.parametrize('kw, match', [
+        (dict(transport='half'), 'transport must be'),
+        (dict(normalize='max'), 'normalize must be'),
+        (dict(mass_scale=0), 'mass_scale'),
+    ])
+    def test_bad_arguments(self, kw, match):
+        with pytest.raises(ValueError, match=match):
+            _neck(**kw)
+
+    def test_duplicate_prior_key(self):
+        feats = _feats(*_episode())
+        feats.priors['ot_prior'] = torch.zeros(1, 1, 4, 4)
+        with pytest.raises(KeyError, match='already exists'):
+            _neck()(feats)
