@@ -6,7 +6,7 @@ INSTALL_STAMP := $(VENV)/.mmfss-install
 TEST_STAMP := $(VENV)/.mmfss-test-deps
 PYTEST_ARGS ?=
 
-.PHONY: install install-tests demo test test-fast clean
+.PHONY: install install-tests demo compare test test-fast clean
 
 install: $(INSTALL_STAMP)
 
@@ -22,6 +22,9 @@ $(TEST_STAMP): $(INSTALL_STAMP)
 
 demo: install
 	$(PYTHON) tools/demo.py
+
+compare: install
+	$(PYTHON) tools/analysis_tools/compare_shapes5i.py
 
 test: install-tests
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)

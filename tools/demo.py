@@ -9,13 +9,12 @@ import time
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 import mmfss  # noqa: F401
 from mmfss.evaluation import FewShotIoUMetric
+from mmfss.utils import atomic_write, train_then_test
 
 DEFAULT_CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))),
@@ -64,29 +63,19 @@ def evaluate_references(dataset):
 
 
 def write_json_atomic(path, data):
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
+    atomic_write(path, lambda tmp: _dump(data, tmp))
+
+
+def _dump(data, path):
+    with open(path, 'w') as f:
         json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def main():
     args = parse_args()
     start = time.time()
-    cfg = Config.fromfile(args.config)
-    cfg.work_dir = args.work_dir
-    if args.max_iters is not None:
-        cfg.train_cfg.max_iters = args.max_iters
-        cfg.param_scheduler[0].end = args.max_iters
-        cfg.default_hooks.checkpoint.interval = args.max_iters
-    # Evaluate once, after training, with the test loop (mmengine's iteration loop would
-    # also validate at the last iteration).
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    train_time = time.time() - start
-    metrics = runner.test()
-    test_time = time.time() - start - train_time
+    metrics, cfg, timings = train_then_test(args.config, args.work_dir, args.max_iters)
+    train_time, test_time = timings['train_time_s'], timings['test_time_s']
 
     init_default_scope('mmseg')
     dataset = DATASETS.build(cfg.test_dataloader.dataset)

@@ -3,8 +3,10 @@ from .checkpoint import (from_plain, is_trusted_checkpoint, load_from_local, to_
                          trust_checkpoint)
 from .data_root import set_data_root
 from .dist_utils import setup_cpu_dist, teardown_dist
+from .train_then_test import train_then_test
 
 __all__ = [
     'atomic_write', 'save_png', 'trust_checkpoint', 'is_trusted_checkpoint', 'load_from_local',
-    'to_plain', 'from_plain', 'set_data_root', 'setup_cpu_dist', 'teardown_dist'
+    'to_plain', 'from_plain', 'set_data_root', 'setup_cpu_dist', 'teardown_dist',
+    'train_then_test'
 ]
