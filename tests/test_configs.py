@@ -12,6 +12,7 @@ from mmseg.structures import SegDataSample
 
 from .conftest import REPO
 from .test_models.test_segmentors.test_few_shot_segmentor import _batch
+from .tiny_clip import TINY_CLIP
 
 CONFIGS = sorted(p for p in glob.glob(f'{REPO}/configs/**/*.py', recursive=True)
                  if '_base_' not in p)
@@ -57,6 +58,11 @@ def _step_segmentor(cfg):
 
 def _step_few_shot(cfg):
     cfg.model.backbone.init_cfg = None  # no download (or stage-1 checkpoint) in tests
+    for neck in cfg.model.get('necks', []):
+        if neck.type == 'CLIPPriorNeck':  # a tiny random model of the same architecture
+            neck.update(pretrained=None, model_cfg=TINY_CLIP[neck.model_name])
+    if cfg.model.decode_head.get('base_learner_init'):
+        cfg.model.decode_head.base_learner_init = None
     cfg.model.data_preprocessor.size = None  # keep the tiny batch tiny
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -103,14 +109,51 @@ def test_cmnet_config_conventions():
                 assert init.checkpoint == cfg.stage1_checkpoint
                 assert f'{ds}-base-fold{fold}/' in init.checkpoint
                 stage1 = osp.basename(osp.dirname(init.checkpoint))
-                assert osp.isfile(f'{root}/{stage1}.py')
+                assert osp.isfile(f"{REPO}/configs/base_learner/{stage1}.py")
                 for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
                     assert cfg[key].dataset.fold == fold and cfg[key].dataset.shot == shot
-                s1 = Config.fromfile(f'{root}/{stage1}.py')
+                s1 = Config.fromfile(f"{REPO}/configs/base_learner/{stage1}.py")
                 for key in ('train_dataloader', 'val_dataloader'):
                     assert s1[key].dataset.episodic.fold == fold
+    _check_variants(root, 'cmnet_r50-d8_1xb4-200e_pascal5i-fold0-1shot')
     full = Config.fromfile(f'{root}/cmnet_r50-d8_1xb4-200e_pascal5i-fold0-1shot.py')
     partial = Config.fromfile(f'{root}/cmnet_r50-d8_1xb4-200e_pascal5i-fold0-1shot_full-ot.py')
     a, b = full.model.to_dict(), partial.model.to_dict()
     assert a['necks'][2].pop('transport') == 'partial' and b['necks'][2].pop('transport') == 'full'
     assert a == b
+
+
+def _check_variants(root, name):
+    """Every variant of a root config is a short file that inherits it."""
+    for path in glob.glob(f'{root}/{name}_*.py'):
+        with open(path) as f:
+            text = f.read()
+        assert f"_base_ = ['./{name}.py']" in text and len(text.splitlines()) <= 50, path
+
+
+def test_dotgraph_config_conventions():
+    """Backbone and base learner come from the base-class PSPNet of the same fold; the
+    CLIP model names real weights; folds and shots reach every loader."""
+    root = f'{REPO}/configs/dotgraph'
+    for ds, name, n_base in (('pascal5i', 'dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i', 16),
+                             ('coco20i', 'dotgraph_r50-d8-vitb16_4xb2-50e_coco20i', 61)):
+        for fold in range(4):
+            for shot in (1, 5):
+                cfg = Config.fromfile(f'{root}/{name}-fold{fold}-{shot}shot.py')
+                ckpt = cfg.base_learner_checkpoint
+                assert f'{ds}-base-fold{fold}/' in ckpt
+                assert cfg.model.backbone.init_cfg.checkpoint == ckpt
+                head = cfg.model.decode_head
+                assert head.base_learner_init.checkpoint == ckpt
+                assert head.base_learner_init.prefix == 'decode_head.'
+                assert head.base_learner.num_classes == n_base
+                stage1 = osp.basename(osp.dirname(ckpt))
+                assert Config.fromfile(f'{REPO}/configs/base_learner/{stage1}.py'
+                                       ).model.decode_head.num_classes == n_base
+                clip = [n for n in cfg.model.necks if n.type == 'CLIPPriorNeck'][0]
+                assert clip.model_name == 'ViT-B-16' and clip.pretrained == 'openai'
+                for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+                    assert cfg[key].dataset.fold == fold and cfg[key].dataset.shot == shot
+    _check_variants(root, 'dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot')
+    small = Config.fromfile(f'{root}/dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot_225.py')
+    assert small.model.data_preprocessor.size == (225, 225)

@@ -6,10 +6,11 @@ _base_ = [
     '../_base_/models/cmnet_r50-d8.py', '../_base_/datasets/pascal5i.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_200e.py'
 ]
-stage1_checkpoint = 'work_dirs/cmnet-stage1_pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0/iter_20000.pth'
+stage1_checkpoint = 'work_dirs/pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0/iter_20000.pth'
 data_preprocessor = dict(size=(473, 473))
 model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=stage1_checkpoint, prefix='backbone.')))
-train_dataloader = dict(batch_size=4, sampler=dict(type='DefaultSampler', shuffle=True))
+train_dataloader = dict(
+    batch_size=4, sampler=dict(type='DefaultSampler', shuffle=True))

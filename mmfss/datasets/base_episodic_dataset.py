@@ -49,7 +49,7 @@ class BaseEpisodicDataset(BaseDataset):
 
         dict(query=dict(img_path=..., seg_map_path=..., ...),
              supports=[dict(img_path=..., seg_map_path=..., mask_annotation=..., ...), ...],
-             class_id=c, episode_index=idx)
+             class_id=c, class_name=name, episode_index=idx)
 
     Subclasses implement :meth:`load_data_list` (one dict per image with ``name``,
     ``img_path``, ``seg_map_path``) and :meth:`fold_classes` (the 1-based novel classes of a
@@ -319,8 +319,20 @@ class BaseEpisodicDataset(BaseDataset):
 
     def get_data_info(self, idx: int) -> dict:
         query, supports, class_id = self.get_episode(idx)
+        classes = self.metainfo.get('classes') or ()
         return dict(
             query=self._image_info(query, class_id),
             supports=[self._image_info(s, class_id, support=True) for s in supports],
             class_id=class_id,
+            class_name=classes[class_id] if class_id < len(classes) else None,
+            base_label=self.base_label(class_id),
             episode_index=idx)
+
+    def base_label(self, class_id: int) -> int:
+        """Label of ``class_id`` in the fold's base-class view (1..n_base), 0 if novel.
+
+        The base learner of an ensemble (BAM) predicts these labels; in training episodes
+        the episode's own class must be told apart from the other base classes.
+        """
+        base = self.base_classes
+        return base.index(class_id) + 1 if class_id in base else 0

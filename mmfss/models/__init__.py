@@ -1,13 +1,16 @@
 from .data_preprocessor import FewShotDataPreProcessor
-from .decode_heads import PPMFewShotHead
-from .necks import (LearnedPositionalEncoding, MessageFlowNeck, MessagePassing,
-                    PartialOTMatchingNeck, PriorMaskNeck, cosine_cost, prior_mask)
+from .decode_heads import EnsembleFewShotHead, PPMFewShotHead
+from .losses import GraphContrastiveLoss, graph_contrastive_loss
+from .necks import (CLIPPriorNeck, LearnedPositionalEncoding, MessageFlowNeck,
+                    MessagePassing, OTGraphNeck, PartialOTMatchingNeck, PriorMaskNeck,
+                    cosine_cost, prior_mask, visual_text_prior)
 from .segmentors import FewShotSegmentor
 from .utils import EpisodeFeatures, foreground_weights, masked_average_pooling
 
 __all__ = [
     'FewShotDataPreProcessor', 'FewShotSegmentor', 'PriorMaskNeck', 'prior_mask',
     'MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding', 'PartialOTMatchingNeck',
-    'cosine_cost',
-    'PPMFewShotHead', 'EpisodeFeatures', 'foreground_weights', 'masked_average_pooling'
+    'cosine_cost', 'CLIPPriorNeck', 'visual_text_prior', 'OTGraphNeck', 'GraphContrastiveLoss',
+    'graph_contrastive_loss', 'PPMFewShotHead', 'EnsembleFewShotHead', 'EpisodeFeatures',
+    'foreground_weights', 'masked_average_pooling'
 ]

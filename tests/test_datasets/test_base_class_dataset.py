@@ -27,7 +27,8 @@ class TestBaseClassDataset:
         novel = set(range(6, 11))
         kept = [i for i in range(60) if not {i % 20 + 1, (i + 7) % 20 + 1} & novel]
         assert len(ds) == len(kept)
-        assert [ds.get_data_info(j)['sample_name'] for j in range(len(ds))] == [f'2008_{i:06d}' for i in kept]
+        names = [ds.get_data_info(j)['sample_name'] for j in range(len(ds))]
+        assert names == [f'2008_{i:06d}' for i in kept]
         remap = {c: j + 1 for j, c in enumerate(ds.base_class_ids)}
         for idx, i in enumerate(kept[:5]):
             label = ds[idx]['gt_seg_map']

@@ -6,7 +6,7 @@ from mmseg.registry import TRANSFORMS
 
 __all__ = ['ApplyToEpisode']
 
-EPISODE_KEYS = ('class_id', 'episode_index')
+EPISODE_KEYS = ('class_id', 'class_name', 'base_label', 'episode_index')
 
 
 @TRANSFORMS.register_module()

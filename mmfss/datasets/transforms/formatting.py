@@ -27,8 +27,9 @@ class PackEpisodeInputs(BaseTransform):
     The data sample holds ``gt_sem_seg`` (the query's binary mask, [1, H, W] int64: 0
     background, 1 foreground, 255 ignore; absent when the query has no label),
     ``support_masks`` (PixelData of [K, Hs, Ws] int64) and the metainfo: the query's
-    ``meta_keys`` plus ``class_id``, ``episode_index``, ``support_img_paths`` and
-    ``support_img_shapes``.
+    ``meta_keys`` plus ``class_id``, ``class_name`` (None when the dataset gives none; text
+    priors need it), ``base_label`` (the class in the fold's base-class view, 0 if novel),
+    ``episode_index``, ``support_img_paths`` and ``support_img_shapes``.
 
     Args:
         meta_keys (Sequence[str]): Query keys copied into the metainfo when present.
@@ -75,6 +76,8 @@ class PackEpisodeInputs(BaseTransform):
         meta = {k: query[k] for k in self.meta_keys if k in query}
         meta.update(
             class_id=int(results['class_id']),
+            class_name=results.get('class_name'),
+            base_label=int(results.get('base_label', 0)),
             episode_index=results.get('episode_index', -1),
             support_img_paths=[s.get('img_path') for s in results['supports']],
             support_img_shapes=[s['img'].shape[:2] for s in results['supports']])

@@ -1,3 +1,4 @@
+from .ensemble_few_shot_head import EnsembleFewShotHead, gram_matrix, scene_difference
 from .ppm_few_shot_head import PPMFewShotHead
 
-__all__ = ['PPMFewShotHead']
+__all__ = ['PPMFewShotHead', 'EnsembleFewShotHead', 'gram_matrix', 'scene_difference']

@@ -86,10 +86,11 @@ class MessagePassing(nn.Module):
 
     def forward(self, target: Tensor, source: Tensor) -> Tensor:
         """Update ``target`` [N, C, Lt] with messages from ``source`` [N, C, Ls]."""
-        q, k, v = self.query(target), self.key(source), self.value(source)
-        attn = torch.softmax(torch.einsum('ncq,nck->nqk', q, k) * self.scale, dim=-1)
-        message = torch.einsum('nqk,nck->ncq', attn, v)
-        return target + self.mlp(torch.cat([target, message], dim=1))
+        q, k, v = (x.transpose(1, 2)[:, None].contiguous()
+                   for x in (self.query(target), self.key(source), self.value(source)))
+        # Eq. 7-8 fused: softmax(q^T k * s) v without storing the N x N weights
+        message = F.scaled_dot_product_attention(q, k, v, scale=self.scale)[:, 0]
+        return target + self.mlp(torch.cat([target, message.transpose(1, 2)], dim=1))
 
 
 @MODELS.register_module()

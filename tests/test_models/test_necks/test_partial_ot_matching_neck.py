@@ -81,7 +81,8 @@ class TestPartialOTMatchingNeck:
 
     def test_full_and_partial_differ_only_in_transport(self):
         query, support, masks = _episode(fg_rows=2)
-        partial, full = _neck(num_iters=100, eps=0.1), _neck(transport="full", num_iters=100, eps=0.1)
+        partial = _neck(num_iters=100, eps=0.1)
+        full = _neck(transport='full', num_iters=100, eps=0.1)
         out_p, out_f = partial.match(query, support, masks), full.match(query, support, masks)
         torch.testing.assert_close(out_f['plan'].sum(), torch.tensor(1.0), atol=1e-4, rtol=0)
         assert abs(float(out_p['plan'].sum()) - 0.5) < 1e-3

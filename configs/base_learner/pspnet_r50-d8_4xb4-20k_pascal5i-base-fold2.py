@@ -1,4 +1,4 @@
-_base_ = ['./cmnet-stage1_pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0.py']
+_base_ = ['./pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0.py']
 fold = 2
 train_dataloader = dict(dataset=dict(episodic=dict(fold=fold)))
 val_dataloader = dict(dataset=dict(episodic=dict(fold=fold)))

@@ -1,0 +1,67 @@
+# DOTGraph (Biswas & Yin): frozen dilated ResNet-50 of a base-class PSPNet (supplement §2.3)
+# -> PFENet prior mask (layer4) -> CLIP visual-text priors (ViT-B/16, foreground and
+# background prompts) -> dual-branch OT graph (layer2 + layer3 nodes, C=256, d=128, 3 Sinkhorn
+# iterations, T=2) with graph contrastive and support-mask losses -> PPM meta head with the
+# priors, ensembled with the PSPNet base learner as BAM (§2.1). The PSPNet checkpoint is set by
+# the leaf configs (base_learner_checkpoint).
+_base_ = ['./fss-baseline_r50-d8.py']
+norm_cfg = dict(type='BN', requires_grad=True)
+base_learner_checkpoint = None
+prior_neck = dict(type='PriorMaskNeck', in_index=3, prior_key='prior')
+clip_neck = dict(
+    type='CLIPPriorNeck',
+    model_name='ViT-B-16',
+    pretrained='openai',
+    fg_template='a photo of a {}.',
+    bg_prompt='without',
+    tau=0.01,
+    in_index=2,
+    prior_keys=('clip_fg', 'clip_bg'))
+graph_neck = dict(
+    type='OTGraphNeck',
+    in_channels=[512, 1024],
+    in_index=[1, 2],
+    channels=256,
+    attn_channels=128,
+    num_iters=2,
+    use_ot=True,
+    use_sqa=True,
+    ot_eps=0.1,
+    ot_iters=3,
+    query_prior_key='clip_fg',
+    support_bg_prior_key='clip_bg',
+    loss_contrast=dict(type='GraphContrastiveLoss', variant='gcl', tau=0.1, loss_weight=1.0),
+    loss_support=dict(
+        type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True,
+        loss_name='loss_support'))
+meta_head = dict(
+    type='PPMFewShotHead',
+    in_channels=[256],
+    in_index=[-1],
+    channels=256,
+    pool_scales=(1, 2, 3, 6),
+    prior_keys=('prior', 'clip_fg', 'clip_bg'),
+    dropout_ratio=0.1,
+    norm_cfg=norm_cfg,
+    align_corners=False,
+    loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True))
+model = dict(
+    necks=[prior_neck, clip_neck, graph_neck],
+    decode_head=dict(
+        _delete_=True,
+        type='EnsembleFewShotHead',
+        meta_head=meta_head,
+        base_learner=dict(
+            type='PSPHead',
+            in_channels=2048,
+            in_index=3,
+            channels=512,
+            pool_scales=(1, 2, 3, 6),
+            dropout_ratio=0.1,
+            num_classes=16,
+            norm_cfg=norm_cfg,
+            align_corners=False,
+            loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+        gram_index=1,
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True)))

@@ -1,0 +1,15 @@
+# Supplement Table 1: no background prompt (no feature disentanglement): no background
+# prior for the graph's support-background weights or the head.
+_base_ = ['./dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot.py']
+model = dict(
+    necks=[{{_base_.prior_neck}}, dict(
+        type='CLIPPriorNeck', model_name='ViT-B-16', pretrained='openai',
+        fg_template='a photo of a {}.', bg_prompt='none', tau=0.01, in_index=2,
+        prior_keys=('clip_fg', 'clip_bg')), dict(
+        type='OTGraphNeck', in_channels=[512, 1024], in_index=[1, 2], channels=256,
+        attn_channels=128, num_iters=2, use_ot=True, use_sqa=True, ot_eps=0.1, ot_iters=3,
+        query_prior_key='clip_fg', support_bg_prior_key=None,
+        loss_contrast=dict(type='GraphContrastiveLoss', variant='gcl', tau=0.1, loss_weight=1.0),
+        loss_support=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True,
+                          loss_name='loss_support'))],
+    decode_head=dict(meta_head=dict(prior_keys=('prior', 'clip_fg'))))

@@ -1,0 +1,22 @@
+# DOTGraph on COCO-20i fold 0, 1-shot: ResNet-50 + CLIP ViT-B/16, 473x473 crops (60x60 node
+# grid, supplement §5); SGD lr 0.005, batch 8 (4 GPUs x 2; PFENet), poly 0.9, 50 epochs. The
+# frozen backbone and the base learner come from the base-class PSPNet of the same fold
+# (configs/base_learner; train it first, README "DOTGraph").
+_base_ = [
+    '../_base_/models/dotgraph_r50-d8.py', '../_base_/datasets/coco20i.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_50e.py'
+]
+base_learner_checkpoint = 'work_dirs/pspnet_r50-d8_4xb4-20k_coco20i-base-fold0/iter_20000.pth'
+data_preprocessor = dict(size=(473, 473))
+model = dict(
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        init_cfg=dict(
+            type='Pretrained', checkpoint=base_learner_checkpoint, prefix='backbone.')),
+    decode_head=dict(
+        base_learner=dict(num_classes=61),
+        base_learner_init=dict(
+            type='Pretrained', checkpoint=base_learner_checkpoint, prefix='decode_head.')))
+optim_wrapper = dict(optimizer=dict(lr=0.005))
+train_dataloader = dict(
+    batch_size=2, sampler=dict(type='DefaultSampler', shuffle=True))

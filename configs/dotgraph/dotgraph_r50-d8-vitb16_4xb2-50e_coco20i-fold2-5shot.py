@@ -1,0 +1,5 @@
+_base_ = ['./dotgraph_r50-d8-vitb16_4xb2-50e_coco20i-fold2-1shot.py']
+shot = 5
+train_dataloader = dict(dataset=dict(shot=shot))
+val_dataloader = dict(dataset=dict(shot=shot))
+test_dataloader = val_dataloader

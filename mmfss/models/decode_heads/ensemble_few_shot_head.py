@@ -1,0 +1,158 @@
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn as nn
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, SampleList
+from torch import Tensor
+
+from ..utils import EpisodeFeatures
+
+__all__ = ['EnsembleFewShotHead', 'gram_matrix', 'scene_difference']
+
+
+def gram_matrix(feat: Tensor, eps: float = 1e-7) -> Tensor:
+    """BAM's normalised Gram matrix: channel-by-channel cosine similarity over positions.
+
+    Args:
+        feat (Tensor): [N, C, h, w].
+
+    Returns:
+        Tensor: [N, C, C].
+    """
+    x = feat.flatten(2)
+    norms = x.norm(dim=2, keepdim=True)
+    return torch.bmm(x, x.transpose(1, 2)) / (torch.bmm(norms, norms.transpose(1, 2)) + eps)
+
+
+def scene_difference(query: Tensor, support: Tensor) -> Tensor:
+    """BAM's estimate of the query/support scene difference, averaged over the K shots.
+
+    ``||G_q - G_s||_F / ||1||_F`` with ``G`` the normalised Gram matrices (so 0 for
+    identical scenes and at most 2).
+
+    Args:
+        query (Tensor): [B, C, h, w] low-level query features.
+        support (Tensor): [B, K, C, hs, ws] low-level support features.
+
+    Returns:
+        Tensor: [B] differences.
+    """
+    b, k = support.shape[:2]
+    gq = gram_matrix(query)
+    gs = gram_matrix(support.flatten(0, 1)).view(b, k, *gq.shape[1:])
+    norm = torch.ones_like(gq[0]).norm()
+    return ((gq[:, None] - gs).flatten(2).norm(dim=2) / norm).mean(dim=1)
+
+
+@MODELS.register_module()
+class EnsembleFewShotHead(BaseDecodeHead):
+    """BAM's ensemble of a meta learner and a frozen base learner (DOTGraph §2.1, [1]).
+
+    * ``meta_head``: any few-shot head (e.g. :class:`PPMFewShotHead`) giving meta logits
+      [B, 2, h, w];
+    * ``base_learner``: the decode head of a PSPNet trained on the fold's base-class view
+      (an mmseg ``PSPHead`` config with ``num_classes = n_base + 1``; load it from the
+      stage-1 checkpoint with ``base_learner_init``), frozen, predicting the base classes on
+      the query;
+    * the scene difference ``psi`` of the query and support low-level features (level
+      ``gram_index``; BAM uses layer2) by :func:`scene_difference`.
+
+    As BAM: ``p_meta = softmax(meta)``, ``p_base = softmax(base)``; the base map is the sum
+    of the base-class probabilities, leaving out, in training, the episode's own class
+    (``base_label`` of the metainfo); ``bg' = conv1x1_g([p_meta_bg, psi])``,
+    ``fg' = conv1x1_g([p_meta_fg, psi])``, ``bg'' = conv1x1_c([bg', base map])`` (both 1x1
+    convs without bias, initialised to pass the first input through), and the output is
+    ``[bg'', fg']``. Training losses: ``loss_decode`` on the output and ``loss_meta`` on the
+    meta logits (BAM's auxiliary meta loss).
+
+    Args:
+        meta_head (dict): Config of the meta learner head.
+        base_learner (dict): Config of the base learner (an mmseg decode head).
+        base_learner_init (dict, optional): ``init_cfg`` of the base learner, e.g.
+            ``dict(type='Pretrained', checkpoint=..., prefix='decode_head.')``.
+        gram_index (int): Backbone level of the scene difference.
+        loss_meta (dict, optional): Loss on the meta logits; None: off.
+        **kwargs: :class:`BaseDecodeHead` arguments (``in_channels``/``channels`` are
+            unused placeholders; ``loss_decode``, ``align_corners``).
+    """
+
+    def __init__(self,
+                 meta_head: ConfigType,
+                 base_learner: ConfigType,
+                 base_learner_init: Optional[dict] = None,
+                 gram_index: int = 1,
+                 loss_meta: Optional[dict] = dict(
+                     type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True,
+                     loss_name='loss_meta'),
+                 **kwargs) -> None:
+        kwargs.setdefault('in_channels', 1)
+        kwargs.setdefault('channels', 1)
+        kwargs.setdefault('num_classes', 2)
+        kwargs.setdefault('init_cfg', None)  # no classifier of its own to initialise
+        super().__init__(**kwargs)
+        self.meta_head = MODELS.build(meta_head)
+        if base_learner_init is not None:
+            base_learner = dict(base_learner, init_cfg=base_learner_init)
+        self.base_learner = MODELS.build(base_learner)
+        self.base_learner.eval()
+        for p in self.base_learner.parameters():
+            p.requires_grad = False
+        self.gram_index = gram_index
+        self.gram_merge = nn.Conv2d(2, 1, 1, bias=False)
+        self.cls_merge = nn.Conv2d(2, 1, 1, bias=False)
+        self.loss_meta = MODELS.build(loss_meta) if loss_meta else None
+        self.conv_seg = None  # the ensemble has no classifier of its own
+        self.dropout = None
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        for conv in (self.gram_merge, self.cls_merge):
+            nn.init.constant_(conv.weight, 0.0)
+            conv.weight.data[0, 0] = 1.0
+
+    def train(self, mode: bool = True) -> 'EnsembleFewShotHead':
+        super().train(mode)
+        self.base_learner.eval()
+        return self
+
+    def _forward(self, feats: EpisodeFeatures) -> Dict[str, Tensor]:
+        meta = self.meta_head(feats)
+        with torch.no_grad():
+            base = self.base_learner(list(feats.query_feats))
+        base = resize(base, size=meta.shape[-2:], mode='bilinear',
+                      align_corners=self.align_corners)
+        p_meta, p_base = meta.softmax(dim=1), base.softmax(dim=1)
+        base_fg = p_base[:, 1:]
+        if self.training:
+            labels = [int(m.get('base_label', 0)) for m in feats.img_metas]
+            keep = torch.ones_like(base_fg[:, :, :1, :1])
+            for i, label in enumerate(labels):
+                if label > 0:
+                    keep[i, label - 1] = 0  # the episode's own class is the target here
+            base_fg = base_fg * keep
+        base_map = base_fg.sum(dim=1, keepdim=True)
+        psi = scene_difference(feats.query_feats[self.gram_index],
+                               feats.support_feats[self.gram_index])
+        psi = psi[:, None, None, None].expand_as(base_map)
+        bg = self.gram_merge(torch.cat([p_meta[:, :1], psi], dim=1))
+        fg = self.gram_merge(torch.cat([p_meta[:, 1:], psi], dim=1))
+        bg = self.cls_merge(torch.cat([bg, base_map], dim=1))
+        return dict(out=torch.cat([bg, fg], dim=1), meta=meta)
+
+    def forward(self, feats: EpisodeFeatures) -> Tensor:
+        return self._forward(feats)['out']
+
+    def loss(self, inputs: EpisodeFeatures, batch_data_samples: SampleList,
+             train_cfg: ConfigType) -> dict:
+        outs = self._forward(inputs)
+        losses = self.loss_by_feat(outs['out'], batch_data_samples)
+        if self.loss_meta is not None:
+            label = self._stack_batch_gt(batch_data_samples)
+            meta = resize(outs['meta'], size=label.shape[2:], mode='bilinear',
+                          align_corners=self.align_corners)
+            losses[self.loss_meta.loss_name] = self.loss_meta(
+                meta, label.squeeze(1), ignore_index=self.ignore_index)
+        return losses

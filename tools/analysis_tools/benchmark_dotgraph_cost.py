@@ -1,0 +1,97 @@
+"""Forward cost of DOTGraph's graph refinement next to the encoders, on the same episode.
+
+    python tools/analysis_tools/benchmark_dotgraph_cost.py [--crop 473] [--repeats 3]
+
+Times (median of ``--repeats`` runs after one warm-up, eval mode, no_grad) on one 1-shot
+episode at ``--crop`` (473: the 60x60 node grid of supplement §5):
+
+* the dilated ResNet-50 backbone on the query and the support (the configs' backbone);
+* the CLIP ViT-B/16 image encoder on both images (random weights: the cost is the same);
+* OTGraphNeck at N = 60x60 = 3600 nodes, C = 256, d = 128, S = 3 Sinkhorn iterations, T = 2.
+
+and prints the neck's time as a fraction of the backbone's (the supplement says the
+refinement is negligible next to the backbone; target here: at most 15% on CPU).
+"""
+import argparse
+import statistics
+import time
+
+import torch
+from mmseg.registry import MODELS
+
+import mmfss  # noqa: F401
+from mmfss.models import EpisodeFeatures
+
+BACKBONE = dict(type='ResNetV1c', depth=50, num_stages=4, out_indices=(0, 1, 2, 3),
+                dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1), norm_cfg=dict(type='BN'),
+                contract_dilation=True)
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up (allocations, compilation)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--crop', type=int, default=473)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=None, help='torch threads')
+    args = parser.parse_args(argv)
+    if args.crop < 64 or args.repeats < 1:
+        parser.error('--crop must be >= 64 and --repeats >= 1')
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, args.crop, args.crop)  # query + support
+    backbone = MODELS.build(BACKBONE)
+    backbone.eval()  # (mmseg's ResNet.train() returns None: no chaining)
+    clip = MODELS.build(dict(type='CLIPPriorNeck', model_name='ViT-B-16', pretrained=None))
+    neck = MODELS.build(dict(type='OTGraphNeck', channels=256, attn_channels=128, num_iters=2,
+                             ot_iters=3, query_prior_key=None,
+                             support_bg_prior_key=None))
+    neck.eval()
+    with torch.no_grad():
+        feats = backbone(images)
+    grid = tuple(feats[2].shape[-2:])
+
+    def episode():
+        return EpisodeFeatures(
+            query_feats=[f[:1] for f in feats], support_feats=[f[1:, None] for f in feats],
+            support_masks=(torch.rand(1, 1, args.crop, args.crop) > 0.5).long(),
+            query_inputs=images[:1], support_inputs=images[1:, None])
+
+    clip_in = clip._to_clip(images)
+    with torch.no_grad():
+        t_backbone = timed(lambda: backbone(images), args.repeats)
+        t_clip = timed(lambda: clip.clip.visual(clip_in), args.repeats)
+        t_neck = timed(lambda: neck(episode()), args.repeats)
+    n = grid[0] * grid[1]
+    print(f'episode: 1 query + 1 support at {args.crop}x{args.crop}, node grid {grid} '
+          f'(N = {n}), C = 256, d = 128, S = 3, T = 2; {torch.get_num_threads()} threads; '
+          f'median of {args.repeats}')
+    print(f'{"":34s} {"forward s":>10s} {"vs backbone":>12s}')
+    for name, t in (('ResNet-50 backbone (d8), 2 images', t_backbone),
+                    ('CLIP ViT-B/16 encoder, 2 images', t_clip),
+                    ('OTGraphNeck', t_neck)):
+        print(f'{name:34s} {t:10.3f} {100 * t / t_backbone:11.1f}%')
+    ratio = t_neck / t_backbone
+    print(f'OTGraphNeck / backbone = {100 * ratio:.1f}% (target <= 15%): '
+          f'{"met" if ratio <= 0.15 else "NOT met"}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
