@@ -9,7 +9,8 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..utils import EpisodeFeatures, foreground_weights, masked_average_pooling
+from ..utils import (EpisodeFeatures, foreground_weights, masked_average_pooling,
+                     shared_forward)
 
 __all__ = ['PPMFewShotHead']
 
@@ -73,8 +74,8 @@ class PPMFewShotHead(BaseDecodeHead):
     def forward(self, feats: EpisodeFeatures) -> Tensor:
         """[B, 2, h, w] logits at the resolution of the first ``in_index`` level."""
         b, k = feats.batch_size, feats.shot
-        query = self.reduce(self._transform_inputs(feats.query_feats))
-        support = self.reduce(
+        query, support = shared_forward(
+            self.reduce, self._transform_inputs(feats.query_feats),
             self._transform_inputs([f.flatten(0, 1) for f in feats.support_feats]))
         weights = foreground_weights(feats.support_masks.flatten(0, 1), support.shape[-2:])
         prototype = masked_average_pooling(support, weights).view(b, k, -1).mean(dim=1)

@@ -11,7 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
-from ..utils import EpisodeFeatures
+from ..utils import EpisodeFeatures, shared_forward
 
 __all__ = ['MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding']
 
@@ -84,13 +84,26 @@ class MessagePassing(nn.Module):
             nn.Conv1d(2 * channels, channels, 1))
         nn.init.constant_(self.mlp[-1].bias, 0.0)
 
-    def forward(self, target: Tensor, source: Tensor) -> Tensor:
-        """Update ``target`` [N, C, Lt] with messages from ``source`` [N, C, Ls]."""
+    def message(self, target: Tensor, source: Tensor) -> Tensor:
+        """Eq. 7-8: messages [N, C, Lt] to ``target`` [N, C, Lt] from ``source`` [N, C, Ls]."""
         q, k, v = (x.transpose(1, 2)[:, None].contiguous()
                    for x in (self.query(target), self.key(source), self.value(source)))
-        # Eq. 7-8 fused: softmax(q^T k * s) v without storing the N x N weights
-        message = F.scaled_dot_product_attention(q, k, v, scale=self.scale)[:, 0]
-        return target + self.mlp(torch.cat([target, message.transpose(1, 2)], dim=1))
+        # softmax(q^T k * s) v, fused: the N x N weights are never stored
+        return F.scaled_dot_product_attention(q, k, v, scale=self.scale)[:, 0].transpose(1, 2)
+
+    def update(self, target: Tensor, message: Tensor) -> Tensor:
+        """Eq. 6: ``f + MLP(concat(f, m))``."""
+        return target + self.mlp(torch.cat([target, message], dim=1))
+
+    def forward(self, target: Tensor, source: Tensor) -> Tensor:
+        """Update ``target`` [N, C, Lt] with messages from ``source`` [N, C, Ls]."""
+        return self.update(target, self.message(target, source))
+
+
+def _episode_major(support: Tensor) -> Tensor:
+    """[B, K, C, Ns] -> [B, C, K*Ns]."""
+    b, k, c, ns = support.shape
+    return support.permute(0, 2, 1, 3).reshape(b, c, k * ns)
 
 
 @MODELS.register_module()
@@ -160,13 +173,14 @@ class MessageFlowNeck(BaseModule):
             for _ in range(num_rounds)
         ])
 
-    def _nodes(self, levels: List[Tensor]) -> Tensor:
+    def _concat(self, levels: List[Tensor]) -> Tensor:
         x = [levels[i] for i in self.in_index]
-        x = torch.cat([x[0]] + [
+        return torch.cat([x[0]] + [
             resize(t, size=x[0].shape[-2:], mode='bilinear', align_corners=self.align_corners)
             for t in x[1:]
         ], dim=1)
-        x = self.reduce(x)
+
+    def _add_positions(self, x: Tensor) -> Tensor:
         return x + self.pos_enc(*x.shape[-2:]).to(x.dtype)
 
     def flow(self, query: Tensor, support: Tensor) -> Tuple[Tensor, Tensor]:
@@ -183,22 +197,32 @@ class MessageFlowNeck(BaseModule):
         for layers in self.layers:
             for name in self.flows:
                 layer = layers[name]
+                flat = support.flatten(0, 1)  # [BK, C, Ns]
                 if name == 'inner':
-                    query = layer(query, query)
-                    flat = support.flatten(0, 1)
-                    support = layer(flat, flat).view(b, k, c, ns)
+                    m_query = layer.message(query, query)
+                    m_support = layer.message(flat, flat)
                 else:
-                    all_support = support.permute(0, 2, 1, 3).reshape(b, c, k * ns)
-                    new_query = layer(query, all_support)
+                    m_query = layer.message(query, _episode_major(support))
                     rep_query = query[:, None].expand(b, k, c, -1).flatten(0, 1)
-                    support = layer(support.flatten(0, 1), rep_query).view(b, k, c, ns)
-                    query = new_query
+                    m_support = layer.message(flat, rep_query)
+                # one MLP call over all nodes (query and supports side by side along the
+                # node axis), so its batch norm sees the same statistics in training and
+                # evaluation; both updates use the previous state
+                nq = query.shape[-1]
+                nodes = torch.cat([query, _episode_major(support)], dim=2)
+                messages = torch.cat([m_query, _episode_major(m_support.view(b, k, c, ns))],
+                                     dim=2)
+                updated = layer.update(nodes, messages)
+                query = updated[:, :, :nq]
+                support = updated[:, :, nq:].reshape(b, c, k, ns).permute(0, 2, 1, 3)
         return query, support
 
     def forward(self, feats: EpisodeFeatures) -> EpisodeFeatures:
         b, k = feats.batch_size, feats.shot
-        query = self._nodes(feats.query_feats)
-        support = self._nodes([f.flatten(0, 1) for f in feats.support_feats])
+        query, support = shared_forward(
+            self.reduce, self._concat(feats.query_feats),
+            self._concat([f.flatten(0, 1) for f in feats.support_feats]))
+        query, support = self._add_positions(query), self._add_positions(support)
         c, h, w = query.shape[1:]
         hs, ws = support.shape[-2:]
         q, s = self.flow(query.flatten(2), support.view(b, k, c, hs * ws))

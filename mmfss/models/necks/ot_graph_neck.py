@@ -12,7 +12,8 @@ from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
 from mmfss.ot import sinkhorn
-from ..utils import EpisodeFeatures, foreground_weights, masked_average_pooling
+from ..utils import (EpisodeFeatures, foreground_weights, masked_average_pooling,
+                     shared_forward)
 
 __all__ = ['OTGraphNeck', 'DualBranchGraphLayer', 'squared_euclidean_cost']
 
@@ -252,7 +253,7 @@ class OTGraphNeck(BaseModule):
         b, k = feats.batch_size, feats.shot
         q_in = self._concat(feats.query_feats)
         s_in = self._concat([f.flatten(0, 1) for f in feats.support_feats])
-        q, s = self.reduce(q_in), self.reduce(s_in)
+        q, s = shared_forward(self.reduce, q_in, s_in)
         c, h, w = q.shape[1:]
         hs, ws = s.shape[-2:]
         # feature disentanglement

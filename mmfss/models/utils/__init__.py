@@ -1,4 +1,5 @@
 from .episode_features import EpisodeFeatures
 from .masked_average_pooling import foreground_weights, masked_average_pooling
+from .shared_forward import shared_forward
 
-__all__ = ['EpisodeFeatures', 'foreground_weights', 'masked_average_pooling']
+__all__ = ['EpisodeFeatures', 'foreground_weights', 'masked_average_pooling', 'shared_forward']
