@@ -1,6 +1,6 @@
 """Train and evaluate several Shapes-5i configs on the same fold and episodes, one table.
 
-    python tools/analysis_tools/compare_shapes5i.py            # baseline vs CMNet vs CMNet w/o POT
+    python tools/analysis_tools/compare_shapes5i.py   # baseline, CMNet, CMNet w/o POT, DOTGraph
 
 Each config is trained (CPU) and then scored once on its test episodes, each in its own
 process (mmengine keeps global state per run). The configs must evaluate the same episodes
@@ -23,6 +23,7 @@ DEFAULT = [
     ('baseline', 'configs/baseline/fss-baseline_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py'),
     ('CMNet', 'configs/cmnet/cmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py'),
     ('CMNet w/o partial OT', 'configs/cmnet/cmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot_no-pot.py'),
+    ('DOTGraph (random CLIP)', 'configs/dotgraph/dotgraph_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py'),
 ]
 EPISODE_KEYS = ('type', 'fold', 'shot', 'seed', 'num_episodes', 'split', 'data_seed')
 
@@ -40,7 +41,7 @@ def episode_setting(config: str) -> dict:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--configs', nargs='+', metavar='NAME=CONFIG',
-                        help='configs to compare (default: baseline, CMNet, CMNet w/o POT)')
+                        help='configs to compare (default: baseline, CMNet, CMNet w/o POT, DOTGraph)')
     parser.add_argument('--work-dir', default='work_dirs/compare_shapes5i')
     parser.add_argument('--max-iters', type=int, help='override every training length')
     parser.add_argument('--run', help=argparse.SUPPRESS)  # internal: one config per process
