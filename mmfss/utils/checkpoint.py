@@ -17,7 +17,6 @@ narrowest fix that is complete:
    ``weights_only=False``, with a warning. Any other file that needs it is refused with an
    error that names the file and says how to trust it.
 """
-import os
 import os.path as osp
 import pickle
 import warnings

@@ -1,5 +1,4 @@
 import hashlib
-import json
 import os
 import os.path as osp
 from collections import Counter

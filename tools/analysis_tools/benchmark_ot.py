@@ -21,7 +21,6 @@ reported as such. The memory-bandwidth floor of one iteration is the bytes it mu
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time

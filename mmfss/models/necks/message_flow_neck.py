@@ -1,17 +1,16 @@
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
-from ..utils import EpisodeFeatures, shared_forward
+from ..utils import EpisodeFeatures, resize_concat, shared_forward
 
 __all__ = ['MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding']
 
@@ -174,11 +173,7 @@ class MessageFlowNeck(BaseModule):
         ])
 
     def _concat(self, levels: List[Tensor]) -> Tensor:
-        x = [levels[i] for i in self.in_index]
-        return torch.cat([x[0]] + [
-            resize(t, size=x[0].shape[-2:], mode='bilinear', align_corners=self.align_corners)
-            for t in x[1:]
-        ], dim=1)
+        return resize_concat(levels, self.in_index, self.align_corners)
 
     def _add_positions(self, x: Tensor) -> Tensor:
         return x + self.pos_enc(*x.shape[-2:]).to(x.dtype)

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from mmfss.ot import sinkhorn
 from ..utils import (EpisodeFeatures, foreground_weights, masked_average_pooling,
-                     shared_forward)
+                     resize_concat, shared_forward)
 
 __all__ = ['OTGraphNeck', 'DualBranchGraphLayer', 'squared_euclidean_cost']
 
@@ -230,11 +230,7 @@ class OTGraphNeck(BaseModule):
             self.support_cls = nn.Conv2d(channels, 2, 1)
 
     def _concat(self, levels: List[Tensor]) -> Tensor:
-        x = [levels[i] for i in self.in_index]
-        return torch.cat([x[0]] + [
-            resize(t, size=x[0].shape[-2:], mode='bilinear', align_corners=self.align_corners)
-            for t in x[1:]
-        ], dim=1)
+        return resize_concat(levels, self.in_index, self.align_corners)
 
     def _prior(self, feats: EpisodeFeatures, key: Optional[str], where: str,
                size) -> Optional[Tensor]:

@@ -3,7 +3,7 @@ import torch
 from mmseg.registry import MODELS
 
 from mmfss.models import EpisodeFeatures
-from mmfss.models.necks import LearnedPositionalEncoding, MessageFlowNeck, MessagePassing
+from mmfss.models.necks import LearnedPositionalEncoding, MessagePassing
 
 
 def _feats(b=2, k=2, hq=6, wq=5, hs=4, ws=4, c=(8, 12)):
