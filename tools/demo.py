@@ -1,7 +1,6 @@
 # `make demo`: train the few-shot baseline on Shapes-5i (fold 0, 1-shot) on CPU, evaluate the
 # fixed-seed novel-class episodes, compare with two trivial references, write a summary.
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -14,7 +13,7 @@ from mmseg.registry import DATASETS
 
 import mmfss  # noqa: F401
 from mmfss.evaluation import FewShotIoUMetric
-from mmfss.utils import atomic_write, train_then_test
+from mmfss.utils import dump_json, train_then_test
 
 DEFAULT_CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))),
@@ -62,15 +61,6 @@ def evaluate_references(dataset):
     return {name: m.evaluate(len(dataset)) for name, m in metrics.items()}
 
 
-def write_json_atomic(path, data):
-    atomic_write(path, lambda tmp: _dump(data, tmp))
-
-
-def _dump(data, path):
-    with open(path, 'w') as f:
-        json.dump(data, f, indent=2)
-
-
 def main():
     args = parse_args()
     start = time.time()
@@ -104,7 +94,7 @@ def main():
     )
     os.makedirs(args.work_dir, exist_ok=True)
     out = osp.join(args.work_dir, 'summary.json')
-    write_json_atomic(out, summary)
+    dump_json(summary, out, indent=2)
 
     rows = [('mmfss baseline (PFENet prior + PPM head)', summary['mIoU'], summary['FB_IoU'])]
     rows += [(f'reference: {name.replace("_", " ")}', r['mIoU'], r['FB_IoU'])

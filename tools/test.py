@@ -1,6 +1,5 @@
 # Test (and evaluate) a few-shot segmentor (mmseg's tools/test.py with mmfss's additions).
 import argparse
-import json
 import os
 import os.path as osp
 
@@ -12,7 +11,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-from mmfss.utils import set_data_root, setup_cpu_dist, teardown_dist, trust_checkpoint
+from mmfss.utils import dump_json, set_data_root, setup_cpu_dist, teardown_dist, trust_checkpoint
 
 
 def parse_args():
@@ -103,10 +102,8 @@ def evaluate_seeds(runner: Runner, cfg: Config, num_seeds: int) -> dict:
               + '; '.join(lines), 'current')
     if is_main_process():
         path = osp.join(cfg.work_dir, 'seeds_summary.json')
-        with open(path + '.partial', 'w') as f:
-            json.dump(dict(seeds=list(range(base_seed, base_seed + num_seeds)),
-                           metrics=summary), f, indent=1)
-        os.replace(path + '.partial', path)
+        dump_json(dict(seeds=list(range(base_seed, base_seed + num_seeds)), metrics=summary),
+                  path, indent=1)
     return summary
 
 

@@ -162,6 +162,7 @@ class BaseEpisodicDataset(BaseDataset):
         self.class_pools: Dict[int, List[str]] = {}
         self.episodes: Optional[List[Episode]] = None
         self.excluded_classes: Dict[int, int] = {}
+        self._base_labels: Optional[Dict[int, int]] = None
         self._query_names: List[str] = []
         kwargs.setdefault('test_mode', split != 'train')
         # Episodes index images by name; mmengine's byte serialisation is not needed.
@@ -334,5 +335,6 @@ class BaseEpisodicDataset(BaseDataset):
         The base learner of an ensemble (BAM) predicts these labels; in training episodes
         the episode's own class must be told apart from the other base classes.
         """
-        base = self.base_classes
-        return base.index(class_id) + 1 if class_id in base else 0
+        if self._base_labels is None:
+            self._base_labels = {c: i + 1 for i, c in enumerate(self.base_classes)}
+        return self._base_labels.get(class_id, 0)

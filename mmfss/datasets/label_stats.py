@@ -3,12 +3,13 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Callable, Dict, List, Optional, Sequence
 
 import mmengine
 import numpy as np
 from PIL import Image
+
+from mmfss.utils.atomic_io import dump_json
 
 __all__ = [
     'default_cache_dir', 'read_label_map', 'grey_levels', 'check_image_file', 'scan_label_stats'
@@ -120,14 +121,5 @@ def scan_label_stats(data_list: Sequence[dict],
         if progress is not None:
             progress.update()
     if cache_path is not None:
-        os.makedirs(osp.dirname(cache_path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=osp.dirname(cache_path), suffix='.partial')
-        try:
-            with os.fdopen(fd, 'w') as f:
-                json.dump([{str(c): n for c, n in s.items()} for s in stats], f)
-            os.replace(tmp, cache_path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        dump_json([{str(c): n for c, n in s.items()} for s in stats], cache_path)
     return stats

@@ -1,4 +1,4 @@
-from .atomic_io import atomic_write, save_png
+from .atomic_io import atomic_write, dump_json, save_png
 from .checkpoint import (from_plain, is_trusted_checkpoint, load_from_local, to_plain,
                          trust_checkpoint)
 from .data_root import set_data_root
@@ -6,7 +6,7 @@ from .dist_utils import setup_cpu_dist, teardown_dist
 from .train_then_test import train_then_test
 
 __all__ = [
-    'atomic_write', 'save_png', 'trust_checkpoint', 'is_trusted_checkpoint', 'load_from_local',
+    'atomic_write', 'dump_json', 'save_png', 'trust_checkpoint', 'is_trusted_checkpoint', 'load_from_local',
     'to_plain', 'from_plain', 'set_data_root', 'setup_cpu_dist', 'teardown_dist',
     'train_then_test'
 ]

@@ -1,4 +1,5 @@
 """Write output files atomically, so an interrupted run never leaves a half-written file."""
+import json
 import os
 import os.path as osp
 import tempfile
@@ -7,7 +8,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-__all__ = ['atomic_write', 'save_png']
+__all__ = ['atomic_write', 'save_png', 'dump_json']
 
 
 def atomic_write(path: str, write: Callable[[str], None], overwrite: bool = True) -> None:
@@ -40,3 +41,13 @@ def save_png(path: str, array: np.ndarray, overwrite: bool = True) -> None:
     if array.dtype != np.uint8:
         raise TypeError(f'{path}: expected a uint8 array, got {array.dtype}')
     atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format='PNG'), overwrite)
+
+
+def dump_json(obj, path: str, overwrite: bool = True, **kwargs) -> None:
+    """Write ``obj`` as JSON to ``path``, atomically (``kwargs`` go to :func:`json.dump`)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, 'w') as f:
+            json.dump(obj, f, **kwargs)
+
+    atomic_write(path, write, overwrite)

@@ -16,7 +16,7 @@ import sys
 from mmengine.config import Config
 
 import mmfss  # noqa: F401
-from mmfss.utils import atomic_write, train_then_test
+from mmfss.utils import dump_json, train_then_test
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT = [
@@ -26,11 +26,6 @@ DEFAULT = [
     ('DOTGraph (random CLIP)', 'configs/dotgraph/dotgraph_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py'),
 ]
 EPISODE_KEYS = ('type', 'fold', 'shot', 'seed', 'num_episodes', 'split', 'data_seed')
-
-
-def _dump(data, path):
-    with open(path, 'w') as f:
-        json.dump(data, f, indent=2)
 
 
 def episode_setting(config: str) -> dict:
@@ -54,7 +49,7 @@ def parse_args(argv=None):
 
 def run_one(args) -> int:
     metrics, _, timings = train_then_test(args.run, args.work_dir, args.max_iters)
-    atomic_write(args.out, lambda tmp: _dump(dict(metrics=metrics, **timings), tmp))
+    dump_json(dict(metrics=metrics, **timings), args.out, indent=2)
     return 0
 
 
@@ -103,7 +98,7 @@ def main(argv=None) -> int:
     for r in rows:
         print(f'{r["name"]:28s} {r["mIoU"]:7.2f} {r["FB_IoU"]:7.2f} {r["train_time_s"]:8.0f}')
     summary = osp.join(args.work_dir, 'comparison.json')
-    atomic_write(summary, lambda tmp: _dump(dict(setting=setting, results=rows), tmp))
+    dump_json(dict(setting=setting, results=rows), summary, indent=2)
     print(f'written to {summary}')
     return 0
 

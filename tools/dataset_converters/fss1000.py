@@ -11,29 +11,22 @@ is refused unless ``--overwrite``).
 """
 import argparse
 import glob
-import json
 import os.path as osp
 import sys
 
 import mmengine
-from PIL import Image
 
 from mmfss.datasets import fss1000_split_classes
-from mmfss.utils import atomic_write
+from mmfss.datasets.label_stats import check_image_file
+from mmfss.utils import dump_json
 
 
 def _readable(path: str) -> bool:
     try:
-        with Image.open(path) as img:
-            img.size  # noqa: B018
+        check_image_file(path)
         return True
-    except (OSError, ValueError, SyntaxError):
+    except OSError:
         return False
-
-
-def _dump_json(obj, path: str) -> None:
-    with open(path, 'w') as f:
-        json.dump(obj, f, indent=1)
 
 
 def check_class(root: str, name: str, expect: int) -> dict:
@@ -96,7 +89,7 @@ def main(argv=None) -> int:
         print(f'  {len(extra)} folders not in any split (ignored), e.g. {extra[0]}')
     if args.report:
         report['not_in_any_split'] = extra
-        atomic_write(args.report, lambda tmp: _dump_json(report, tmp), overwrite=True)
+        dump_json(report, args.report, indent=1)
         print(f'report written to {args.report}')
     print('tree complete' if ok else 'tree INCOMPLETE')
     return 0 if ok else 1
