@@ -127,6 +127,12 @@ class TestPASCAL5iDataset:
         with pytest.raises(OSError, match=r'cannot read image .*2008_000005\.jpg'):
             self._build(tmp_path, split='val', fold=0)
 
+    def test_unreadable_label_is_named(self, tmp_path):
+        _voc_tree(tmp_path, n=40)
+        (tmp_path / 'SegmentationClassAug' / '2008_000009.png').write_bytes(b'not a png')
+        with pytest.raises(OSError, match=r'cannot read label map .*2008_000009\.png.*list\.txt'):
+            self._build(tmp_path, split='val', fold=0)
+
     def test_small_classes_error_or_exclude(self, tmp_path):
         _voc_tree(tmp_path, n=24)  # classes 1..4 have 2 images, class 5 has 1
         with pytest.raises(ValueError, match=r"5 \(bottle\)': 1.*small_classes='exclude'"):

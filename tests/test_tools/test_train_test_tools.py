@@ -81,10 +81,16 @@ def test_cli_errors(tmp_path):
     ckpt = tmp_path / 'c.pth'
     ckpt.write_bytes(b'')
     for extra, message in ((['--seeds', '0'], '--seeds must be >= 1'),
-                           (['--seeds', '2', '--out', 'o'], 'use it without --seeds')):
+                           (['--seeds', '2', '--out', 'o'], 'use it without --seeds'),
+                           (['--data-root', str(tmp_path / 'nowhere')],
+                            'nowhere is not a folder')):
         proc = subprocess.run([sys.executable, 'tools/test.py', cfg, str(ckpt)] + extra,
                               cwd=REPO, capture_output=True, text=True, timeout=120)
         assert proc.returncode != 0 and message in proc.stderr
+    proc = subprocess.run([sys.executable, 'tools/train.py', cfg, '--data-root',
+                           str(tmp_path / 'nowhere')], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0 and '--data-root' in proc.stderr and 'nowhere' in proc.stderr
 
 
 @pytest.mark.slow
