@@ -62,8 +62,15 @@ def test_support_reference_is_exact_when_support_equals_query():
 
 
 def test_summary_is_written_atomically(tmp_path):
-    demo = _demo_module()
+    from mmfss.utils import dump_json
     path = tmp_path / 'summary.json'
-    demo.write_json_atomic(str(path), dict(mIoU=1.5))
+    dump_json(dict(mIoU=1.5), str(path), indent=2)
     assert json.loads(path.read_text()) == dict(mIoU=1.5)
     assert [p.name for p in tmp_path.iterdir()] == ['summary.json']
+    # a failing write leaves neither a partial file nor a changed summary
+    with pytest.raises(TypeError):
+        dump_json(dict(bad=object()), str(path))
+    assert json.loads(path.read_text()) == dict(mIoU=1.5)
+    assert [p.name for p in tmp_path.iterdir()] == ['summary.json']
+    with pytest.raises(FileExistsError):
+        dump_json({}, str(path), overwrite=False)
