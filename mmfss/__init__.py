@@ -35,6 +35,6 @@ import mmseg  # noqa: E402  (mmseg asserts the mmcv range itself; check mmcv fir
 
 _check_version('mmseg', mmseg.__version__, MMSEG_MIN, MMSEG_MAX)
 
-from . import datasets, engine, evaluation, models, utils  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, utils, visualization  # noqa: E402,F401
 
 __all__ = ['__version__', 'version_info', 'digit_version']

@@ -75,3 +75,18 @@ def _stats_cache(tmp_path_factory):
         os.environ.pop('MMFSS_CACHE_DIR', None)
     else:
         os.environ['MMFSS_CACHE_DIR'] = old
+
+
+@pytest.fixture(scope='session')
+def trained_shapes_model(tmp_path_factory, shapes_root):
+    """(config, checkpoint) of the tiny baseline trained for 40 iterations on Shapes-5i."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    folder = tmp_path_factory.mktemp('trained')
+    config = write_tiny_config(folder / 'tiny.py', shapes_root, iters=40, ckpt_interval=40)
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(folder / 'work')
+    Runner.from_cfg(cfg).train()
+    checkpoint = folder / 'work' / 'iter_40.pth'
+    assert checkpoint.is_file()
+    return config, str(checkpoint)

@@ -80,6 +80,15 @@ def _step_few_shot(cfg):
                     mode='predict')
     assert out[0].pred_sem_seg.data.shape == (1, 60, 50)
     assert cfg.val_evaluator.type == 'FewShotIoUMetric'
+    # every model runs N-way inference with supports encoded once (the inferencer's path)
+    data = model.data_preprocessor(_batch(b=2, k=k, h=64, w=64), False)
+    sup = data['inputs']['support'][:1].expand(2, -1, -1, -1, -1)
+    masks = data['inputs']['support_masks'][:1].expand(2, -1, -1, -1)
+    with torch.no_grad():
+        encoding = model.encode_support(sup, masks, [1, 2], ['aeroplane', 'bicycle'])
+        out = model.predict_with_support(data['inputs']['query'], encoding,
+                                         data['data_samples'])
+    assert out[0].seg_logits.data.shape == (3, 60, 50)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, f'{REPO}/configs'))

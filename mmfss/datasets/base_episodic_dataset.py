@@ -1,6 +1,6 @@
 import os.path as osp
 import warnings
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -9,7 +9,8 @@ from .label_stats import default_cache_dir, read_label_map, scan_label_stats
 
 __all__ = ['BaseEpisodicDataset', 'parse_pair_list']
 
-Episode = Tuple[str, List[str], int]
+# (query name, support names, class id); N-way: (query, W*K supports way by way, W ids)
+Episode = Tuple[str, List[str], Union[int, Tuple[int, ...]]]
 
 
 def parse_pair_list(ann_file: str, data_root: str) -> List[dict]:
@@ -79,17 +80,29 @@ class BaseEpisodicDataset(BaseDataset):
 
     Supports are always distinct from the query and from each other.
 
+    N-way K-shot (``ways=N > 1``, evaluation splits only; models train on one-way episodes
+    as PFENet/HSNet do): each fixed episode starts from the (query, class) pair the one-way
+    protocol would use, so the query holds at least one of the episode's classes; N - 1
+    other evaluated classes are drawn without replacement, the N classes are put in a random
+    order, and K supports are drawn for each class (excluding the query). The pipeline then
+    gets ``class_ids``/``class_names`` (one per way, in order), the supports way by way,
+    ``ways=N`` and ``class_id=-1``; the query's label becomes 0..N (label n = the n-th way's
+    class, see :class:`~mmfss.datasets.transforms.BinarizeMask`), and the metric scores each
+    way's class (see :class:`~mmfss.evaluation.FewShotIoUMetric`).
+
     Attributes:
         class_pools (dict[int, list[str]]): class id -> names of the images eligible for that
             class in this split and fold, sorted.
-        episodes (list[tuple[str, list[str], int]] | None): for fixed-episode splits, the
-            (query name, support names, class id) of every episode; None in training.
+        episodes (list[tuple] | None): for fixed-episode splits, the (query name, support
+            names, class id) of every episode (N-way: the W*K supports way by way and a
+            tuple of W class ids); None in training.
         excluded_classes (dict[int, int]): classes left out by ``small_classes='exclude'``,
             with their number of eligible images.
 
     Args:
         fold (int): Fold index in ``range(num_folds)``.
-        shot (int): Number of support images K (>= 1).
+        shot (int): Number of support images K (>= 1) of each class.
+        ways (int): Number of classes N of an episode (>= 1; N > 1 for evaluation splits).
         split (str): One of ``splits``.
         num_episodes (int, optional): Number of fixed episodes (ignored in training); None
             for every eligible (image, class) pair once.
@@ -120,6 +133,7 @@ class BaseEpisodicDataset(BaseDataset):
     def __init__(self,
                  fold: int = 0,
                  shot: int = 1,
+                 ways: int = 1,
                  split: str = 'train',
                  num_episodes: Optional[int] = 1000,
                  seed: int = 0,
@@ -136,6 +150,11 @@ class BaseEpisodicDataset(BaseDataset):
             raise ValueError(f'fold must be an int in 0..{self.num_folds - 1}, got {fold!r}')
         if not (isinstance(shot, int) and shot >= 1):
             raise ValueError(f'shot must be an int >= 1, got {shot!r}')
+        if not (isinstance(ways, int) and ways >= 1):
+            raise ValueError(f'ways must be an int >= 1, got {ways!r}')
+        if ways > 1 and split == 'train':
+            raise ValueError(f'ways={ways}: N-way episodes are for evaluation; training uses '
+                             'one-way episodes (ways=1)')
         if num_episodes is not None and not (isinstance(num_episodes, int)
                                              and num_episodes >= 1):
             raise ValueError(f'num_episodes must be None or an int >= 1, got {num_episodes!r}')
@@ -149,6 +168,7 @@ class BaseEpisodicDataset(BaseDataset):
             raise ValueError(f'min_class_pixels must be an int >= 1, got {min_class_pixels!r}')
         self.fold = fold
         self.shot = shot
+        self.ways = ways
         self.split = split
         self.num_episodes = num_episodes
         self.seed = seed
@@ -262,6 +282,10 @@ class BaseEpisodicDataset(BaseDataset):
             raise ValueError(f'{type(self).__name__} (split={self.split}, fold={self.fold}): '
                              'no class has enough eligible images')
         self.class_pools = {c: sorted(v) for c, v in pools.items()}
+        if self.ways > len(self.class_pools):
+            raise ValueError(f'{type(self).__name__} (split={self.split}, fold={self.fold}): '
+                             f'ways={self.ways} but only {len(self.class_pools)} classes '
+                             f'can be evaluated: {sorted(self.class_pools)}')
         self._query_names = sorted({n for v in self.class_pools.values() for n in v})
         self.episodes = None if self.split == 'train' else self._fixed_episodes()
 
@@ -275,15 +299,24 @@ class BaseEpisodicDataset(BaseDataset):
         rng = np.random.default_rng(self.seed)
         pairs = [(name, c) for c in sorted(self.class_pools) for name in self.class_pools[c]]
         if self.num_episodes is None:
-            return [(query, self._draw_supports(rng, c, query), c) for query, c in pairs]
+            return [self._make_episode(rng, query, c) for query, c in pairs]
         episodes: List[Episode] = []
         order = np.empty(0, dtype=np.int64)
         for e in range(self.num_episodes):
             if e % len(pairs) == 0:
                 order = rng.permutation(len(pairs))
             query, c = pairs[order[e % len(pairs)]]
-            episodes.append((query, self._draw_supports(rng, c, query), c))
+            episodes.append(self._make_episode(rng, query, c))
         return episodes
+
+    def _make_episode(self, rng, query: str, class_id: int) -> Episode:
+        if self.ways == 1:
+            return query, self._draw_supports(rng, class_id, query), class_id
+        others = [c for c in sorted(self.class_pools) if c != class_id]
+        picked = [others[i] for i in rng.choice(len(others), self.ways - 1, replace=False)]
+        class_ids = [[class_id, *picked][i] for i in rng.permutation(self.ways)]
+        supports = [s for c in class_ids for s in self._draw_supports(rng, c, query)]
+        return query, supports, tuple(int(c) for c in class_ids)
 
     def _draw_supports(self, rng, class_id: int, query: str) -> List[str]:
         candidates = [n for n in self.class_pools[class_id] if n != query]
@@ -321,6 +354,8 @@ class BaseEpisodicDataset(BaseDataset):
     def get_data_info(self, idx: int) -> dict:
         query, supports, class_id = self.get_episode(idx)
         classes = self.metainfo.get('classes') or ()
+        if isinstance(class_id, tuple):
+            return self._multiway_info(idx, query, supports, class_id)
         return dict(
             query=self._image_info(query, class_id),
             supports=[self._image_info(s, class_id, support=True) for s in supports],
@@ -338,3 +373,22 @@ class BaseEpisodicDataset(BaseDataset):
         if self._base_labels is None:
             self._base_labels = {c: i + 1 for i, c in enumerate(self.base_classes)}
         return self._base_labels.get(class_id, 0)
+
+    def _multiway_info(self, idx: int, query: str, supports: List[str],
+                       class_ids: Tuple[int, ...]) -> dict:
+        classes = self.metainfo.get('classes') or ()
+        names = [classes[c] if c < len(classes) else None for c in class_ids]
+        query_classes = self.data_list[self._name_to_index[query]]['classes']
+        # the query's own class (binary-mask datasets: its label is that class's mask)
+        own = next(c for c in class_ids if c in query_classes)
+        query_info = self._image_info(query, own)
+        query_info['class_ids'] = list(class_ids)
+        support_infos = []
+        for i, name in enumerate(supports):
+            way = i // self.shot
+            info = self._image_info(name, class_ids[way], support=True)
+            info['class_name'] = names[way]
+            support_infos.append(info)
+        return dict(query=query_info, supports=support_infos, class_id=-1, class_name=None,
+                    class_ids=list(class_ids), class_names=names, ways=self.ways,
+                    base_label=0, episode_index=idx)

@@ -1,3 +1,3 @@
-from .metrics import FewShotIoUMetric, episode_areas
+from .metrics import FewShotIoUMetric, episode_areas, way_areas
 
-__all__ = ['FewShotIoUMetric', 'episode_areas']
+__all__ = ['FewShotIoUMetric', 'episode_areas', 'way_areas']

@@ -1,4 +1,4 @@
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -79,27 +79,53 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
         if len(shots) != 1:
             raise ValueError(f'all episodes of a batch must have the same number of supports, '
                              f'got {sorted(shots)}')
-        queries = [self._normalize(x['query']) for x in inputs]
-        # stack_batch takes exactly one of size / size_divisor; pad to the batch maximum
-        # (size_divisor=1) when neither is configured.
-        size_divisor = None if self.size is not None else (self.size_divisor or 1)
-        query, data_samples = stack_batch(
-            queries, data_samples, size=self.size, size_divisor=size_divisor,
-            pad_val=self.pad_val, seg_pad_val=self.seg_pad_val)
-
-        h, w = self._target_size([x['support'].shape[-2:] for x in inputs])
+        query, data_samples = self.batch_queries([x['query'] for x in inputs], data_samples)
         supports, masks = [], []
+        size = self._target_size([x['support'].shape[-2:] for x in inputs])
         for x, sample in zip(inputs, data_samples):
-            sup = self._normalize(x['support'])
             mask = sample.support_masks.data
-            if mask.shape[-2:] != sup.shape[-2:] or mask.shape[0] != sup.shape[0]:
+            if mask.shape[-2:] != x['support'].shape[-2:] or mask.shape[0] != x['support'].shape[0]:
                 raise ValueError(f'support masks {tuple(mask.shape)} do not match support '
-                                 f'images {tuple(sup.shape)} ({sample.get("img_path")})')
-            pad = (0, w - sup.shape[-1], 0, h - sup.shape[-2])
-            supports.append(F.pad(sup, pad, value=self.pad_val))
-            mask = F.pad(mask, pad, value=self.seg_pad_val)
+                                 f'images {tuple(x["support"].shape)} ({sample.get("img_path")})')
+            sup, mask = self.pad_supports(x['support'], mask, size)
             sample.support_masks = PixelData(data=mask)
+            supports.append(sup)
             masks.append(mask)
         batch_inputs = dict(
             query=query, support=torch.stack(supports), support_masks=torch.stack(masks))
         return dict(inputs=batch_inputs, data_samples=data_samples)
+
+    def batch_queries(self, queries: List[torch.Tensor],
+                      data_samples: List) -> Tuple[torch.Tensor, List]:
+        """Normalise and pad query images [3, H, W] into a batch (mmseg's ``stack_batch``).
+
+        Returns:
+            tuple: the batch [B, 3, H, W] and the data samples, whose metainfo gains
+            ``padding_size``/``pad_shape`` (and whose ``gt_sem_seg`` is padded).
+        """
+        queries = [self._normalize(q) for q in queries]
+        # stack_batch takes exactly one of size / size_divisor; pad to the batch maximum
+        # (size_divisor=1) when neither is configured.
+        size_divisor = None if self.size is not None else (self.size_divisor or 1)
+        return stack_batch(queries, data_samples, size=self.size, size_divisor=size_divisor,
+                           pad_val=self.pad_val, seg_pad_val=self.seg_pad_val)
+
+    def pad_supports(self, support: torch.Tensor, masks: torch.Tensor,
+                     size: Optional[Sequence[int]] = None
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Normalise support images and pad them and their masks to one size.
+
+        Args:
+            support (Tensor): [S, 3, H, W] images (uint8 as loaded, or float).
+            masks (Tensor): [S, H, W] masks.
+            size (sequence, optional): Target (H, W); defaults to the configured size,
+                rounded up to ``size_divisor``, or the images' own size.
+
+        Returns:
+            tuple[Tensor, Tensor]: [S, 3, H', W'] float images and [S, H', W'] int64 masks,
+            padded with ``pad_val`` / ``seg_pad_val``.
+        """
+        h, w = size if size is not None else self._target_size([support.shape[-2:]])
+        pad = (0, w - support.shape[-1], 0, h - support.shape[-2])
+        return (F.pad(self._normalize(support), pad, value=self.pad_val),
+                F.pad(masks.long(), pad, value=self.seg_pad_val))

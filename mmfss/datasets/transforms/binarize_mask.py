@@ -40,6 +40,11 @@ class BinarizeMask(BaseTransform):
     colour channels (PIL's ``convert('L')`` weights) and ``>= label_threshold`` becomes 1,
     the rest 0 (no ignore label), as HSNet reads FSS-1000.
 
+    N-way queries: when the results hold ``class_ids`` (the query of an N-way episode), the
+    label becomes ``n`` where it is the n-th class (1-based), 0 elsewhere and
+    ``ignore_index`` where ignored; for binary mask files the query's own class
+    (``class_id``) gets its way's label.
+
     Weak supports (CMNet Table VIII): when ``mask_annotation`` is ``'bbox'`` (set by the
     dataset for support images with ``support_annotation='bbox'``), the binary mask is
     replaced by the filled bounding boxes of its 8-connected foreground regions; the result
@@ -48,7 +53,7 @@ class BinarizeMask(BaseTransform):
     pipelines, before any resize or crop.
 
     Required keys: ``gt_seg_map``, ``class_id``. Optional keys: ``label_threshold``,
-    ``mask_annotation``. Modified keys: ``gt_seg_map`` (uint8, [H, W]).
+    ``mask_annotation``, ``class_ids``. Modified keys: ``gt_seg_map`` (uint8, [H, W]).
 
     Args:
         ignore_index (int): Label value kept as is. Defaults to 255.
@@ -67,8 +72,19 @@ class BinarizeMask(BaseTransform):
                            f'(image {results.get("img_path")})')
         label = results['gt_seg_map']
         threshold: Optional[int] = results.get('label_threshold')
+        class_ids = results.get('class_ids')
         if threshold is not None:
             binary = (grey_levels(label) >= threshold).astype(np.uint8)
+            if class_ids is not None:  # N-way query: the mask of its own class
+                binary *= np.uint8(list(class_ids).index(results['class_id']) + 1)
+        elif class_ids is not None:
+            if label.ndim != 2:
+                raise ValueError(f'label map {results.get("seg_map_path")} must be '
+                                 f'single-channel, got shape {label.shape}')
+            binary = np.zeros(label.shape, dtype=np.uint8)
+            for way, class_id in enumerate(class_ids, 1):
+                binary[label == class_id] = way
+            binary[label == self.ignore_index] = self.ignore_index
         else:
             if 'class_id' not in results:
                 raise KeyError('BinarizeMask needs class_id: use it inside ApplyToEpisode')

@@ -17,8 +17,9 @@ class ApplyToEpisode(BaseTransform):
     (see :class:`~mmfss.datasets.BaseEpisodicDataset`). ``transforms`` runs on the query and
     ``support_transforms`` (default: the same list) on each support, each with its own random
     draws, so the query and every support get independent augmentation. Episode-level keys
-    (``class_id``, ``episode_index``) are copied into each image's results first, so that
-    transforms such as :class:`BinarizeMask` can read them.
+    (``class_id``, ``episode_index``) are copied into each image's results first, unless
+    the image has its own (the supports of an N-way episode carry their way's class), so
+    that transforms such as :class:`BinarizeMask` can read them.
 
     Test pipelines use the two lists to load the query label *after* resizing (it stays at
     the original resolution, where the metric scores it, as in mmseg's test pipelines) while
@@ -39,8 +40,8 @@ class ApplyToEpisode(BaseTransform):
     @staticmethod
     def _run(pipeline: Compose, image: dict, episode: dict, role: str) -> dict:
         image = copy.copy(image)
-        for key in EPISODE_KEYS:
-            if key in episode:
+        for key in EPISODE_KEYS:  # an image's own value wins (N-way supports)
+            if key in episode and key not in image:
                 image[key] = episode[key]
         out = pipeline(image)
         if out is None:

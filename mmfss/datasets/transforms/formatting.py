@@ -29,7 +29,8 @@ class PackEpisodeInputs(BaseTransform):
     ``support_masks`` (PixelData of [K, Hs, Ws] int64) and the metainfo: the query's
     ``meta_keys`` plus ``class_id``, ``class_name`` (None when the dataset gives none; text
     priors need it), ``base_label`` (the class in the fold's base-class view, 0 if novel),
-    ``episode_index``, ``support_img_paths`` and ``support_img_shapes``.
+    ``episode_index``, ``ways`` (1, or N for N-way episodes, which add ``class_ids`` and
+    ``class_names``, one per way), ``support_img_paths`` and ``support_img_shapes``.
 
     Args:
         meta_keys (Sequence[str]): Query keys copied into the metainfo when present.
@@ -78,9 +79,13 @@ class PackEpisodeInputs(BaseTransform):
             class_id=int(results['class_id']),
             class_name=results.get('class_name'),
             base_label=int(results.get('base_label', 0)),
+            ways=int(results.get('ways', 1)),
             episode_index=results.get('episode_index', -1),
             support_img_paths=[s.get('img_path') for s in results['supports']],
             support_img_shapes=[s['img'].shape[:2] for s in results['supports']])
+        if 'class_ids' in results:  # N-way: one class per way, supports way by way
+            meta.update(class_ids=[int(c) for c in results['class_ids']],
+                        class_names=list(results.get('class_names') or []))
         data_sample.set_metainfo(meta)
         return dict(inputs=inputs, data_samples=data_sample)
 

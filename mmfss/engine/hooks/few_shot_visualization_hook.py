@@ -1,6 +1,7 @@
 import os.path as osp
-from typing import Sequence
+from typing import List, Sequence, Tuple
 
+import cv2
 import mmcv
 import numpy as np
 from mmengine.fileio import get
@@ -8,23 +9,73 @@ from mmseg.engine.hooks import SegVisualizationHook
 from mmseg.registry import HOOKS
 from mmseg.structures import SegDataSample
 
+from mmfss.visualization import episode_panel
+
 __all__ = ['FewShotVisualizationHook']
 
 
 @HOOKS.register_module()
 class FewShotVisualizationHook(SegVisualizationHook):
-    """Draw few-shot predictions in val/test (``tools/test.py --show-dir``).
+    """Draw few-shot episodes in val/test (``tools/test.py --show-dir``).
 
     mmseg's :class:`SegVisualizationHook` names and colours labels from the dataset's class
-    list, but an episode's masks are binary (label 1 = this episode's class). For every
-    ``interval``-th batch this hook draws, for each episode, the query with its ground truth
-    (left) and the prediction (right), label 1 named after the episode's ``class_id``, and
-    hands the picture to the visualizer's ``add_image`` (so local/TensorBoard backends work
-    as configured; with ``--show-dir`` the local backend writes PNGs). Arguments are those of
-    :class:`SegVisualizationHook`.
+    list, but an episode's labels are its ways (1 = the episode's class; 1..N for N-way
+    episodes). For every ``interval``-th batch this hook draws, for each episode, one panel
+    (:func:`~mmfss.visualization.episode_panel`): each support with its mask, the query
+    with its ground truth and the prediction, colour overlays, the class name(s) in the
+    title; and hands it to the visualizer's ``add_image``, so the configured backends
+    (local files with ``--show-dir``, TensorBoard, ...) receive it. Arguments are those of
+    :class:`SegVisualizationHook`; ``tile_height`` sets the height of each tile.
     """
 
-    FOREGROUND_COLOUR = [255, 64, 64]
+    def __init__(self, *args, tile_height: int = 256, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tile_height = tile_height
+
+    def _read_rgb(self, path: str) -> np.ndarray:
+        return mmcv.imfrombytes(get(path, backend_args=self.backend_args), channel_order='rgb')
+
+    def _supports(self, output: SegDataSample, ways: int) -> List[Tuple[np.ndarray, np.ndarray,
+                                                                       int]]:
+        paths = output.metainfo.get('support_img_paths') or []
+        shapes = output.metainfo.get('support_img_shapes') or []
+        if 'support_masks' not in output or not paths:
+            return []
+        masks = output.support_masks.data.cpu().numpy()
+        shot = max(1, len(paths) // ways)
+        supports = []
+        for i, (path, (h, w)) in enumerate(zip(paths, shapes)):
+            img = cv2.resize(self._read_rgb(path), (int(w), int(h)),
+                             interpolation=cv2.INTER_LINEAR)  # the size the mask has
+            supports.append((img, masks[i, :h, :w], i // shot + 1))
+        return supports
+
+    def _class_names(self, output: SegDataSample, ways: int) -> List[str]:
+        meta = output.metainfo
+        classes = (self._visualizer.dataset_meta or {}).get('classes') or ()
+        if ways > 1:
+            names = list(meta.get('class_names') or [])
+            ids = list(meta.get('class_ids') or [])
+            return [n or (classes[c] if c < len(classes) else f'class {c}')
+                    for n, c in zip(names or [None] * len(ids), ids)]
+        class_id = meta.get('class_id')
+        name = meta.get('class_name')
+        if not name:
+            name = (classes[class_id] if class_id is not None and 0 <= class_id < len(classes)
+                    else f'class {class_id}')
+        return [name]
+
+    def draw_episode(self, output: SegDataSample) -> np.ndarray:
+        """The RGB panel of one predicted episode."""
+        ways = int(output.metainfo.get('ways', 1))
+        query = self._read_rgb(output.img_path)
+        pred = output.pred_sem_seg.data[0].cpu().numpy()
+        gt = output.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in output else None
+        if pred.shape != query.shape[:2]:
+            query = cv2.resize(query, pred.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        return episode_panel(query, pred, self._supports(output, ways),
+                             self._class_names(output, ways), gt=gt,
+                             height=self.tile_height, visualizer=self._visualizer)
 
     def _after_iter(self, runner, batch_idx: int, data_batch: dict,
                     outputs: Sequence[SegDataSample], mode: str = 'val') -> None:
@@ -32,24 +83,10 @@ class FewShotVisualizationHook(SegVisualizationHook):
             return
         if not self.every_n_inner_iters(batch_idx, self.interval):
             return
-        visualizer = self._visualizer
-        classes = (visualizer.dataset_meta or {}).get('classes') or ()
-        palette = [[0, 0, 0], self.FOREGROUND_COLOUR]
         for output in outputs:
-            class_id = output.metainfo.get('class_id')
-            name = (classes[class_id] if class_id is not None and class_id < len(classes) else
-                    f'class {class_id}')
-            img = mmcv.imfrombytes(
-                get(output.img_path, backend_args=self.backend_args), channel_order='rgb')
-            panels = []
-            for key in ('gt_sem_seg', 'pred_sem_seg'):
-                if key in output:
-                    panels.append(visualizer._draw_sem_seg(  # mmseg's own overlay drawing
-                        img, output.get(key), ('background', name), palette))
+            panel = self.draw_episode(output)
             index = output.metainfo.get('episode_index', batch_idx)
-            visualizer.add_image(
-                f'{mode}_{index:06d}_{osp.splitext(osp.basename(output.img_path))[0]}',
-                np.concatenate(panels, axis=1) if panels else img, step=runner.iter)
+            name = osp.splitext(osp.basename(output.img_path))[0]
+            self._visualizer.add_image(f'{mode}_{index:06d}_{name}', panel, step=runner.iter)
             if self.show:
-                visualizer.show(np.concatenate(panels, axis=1) if panels else img,
-                                win_name=name, wait_time=self.wait_time)
+                self._visualizer.show(panel, win_name=name, wait_time=self.wait_time)

@@ -1,3 +1,3 @@
-from .few_shot_iou_metric import FewShotIoUMetric, episode_areas
+from .few_shot_iou_metric import FewShotIoUMetric, episode_areas, way_areas
 
-__all__ = ['FewShotIoUMetric', 'episode_areas']
+__all__ = ['FewShotIoUMetric', 'episode_areas', 'way_areas']

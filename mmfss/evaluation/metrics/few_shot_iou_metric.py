@@ -13,7 +13,7 @@ from prettytable import PrettyTable
 
 from mmfss.utils import save_png
 
-__all__ = ['FewShotIoUMetric', 'episode_areas']
+__all__ = ['FewShotIoUMetric', 'episode_areas', 'way_areas']
 
 
 def episode_areas(pred: torch.Tensor, label: torch.Tensor,
@@ -34,12 +34,35 @@ def episode_areas(pred: torch.Tensor, label: torch.Tensor,
             int((pred_bg & gt_bg).sum()), int((pred_bg | gt_bg).sum())]
 
 
+def way_areas(pred: torch.Tensor, label: torch.Tensor, ways: int,
+              ignore_index: int = 255) -> List[List[int]]:
+    """Areas of each class of an N-way episode (labels 0 background, 1..N the ways).
+
+    Args:
+        pred (Tensor): [H, W] prediction in 0..N.
+        label (Tensor): [H, W] ground truth in 0..N and ``ignore_index``.
+        ways (int): N.
+
+    Returns:
+        list[list[int]]: for each way n, [intersection, union] of ``pred == n`` and
+        ``label == n`` over valid pixels, then one row [bg intersection, bg union].
+    """
+    valid = label != ignore_index
+    rows = []
+    for n in range(1, ways + 1):
+        p, g = (pred == n) & valid, (label == n) & valid
+        rows.append([int((p & g).sum()), int((p | g).sum())])
+    p_bg, g_bg = (pred == 0) & valid, (label == 0) & valid
+    rows.append([int((p_bg & g_bg).sum()), int((p_bg | g_bg).sum())])
+    return rows
+
+
 @METRICS.register_module()
 class FewShotIoUMetric(BaseMetric):
     """Few-shot segmentation metric: per-class foreground IoU, mIoU and FB-IoU.
 
     ``process()`` keeps one small record per episode, (class id, foreground intersection,
-    foreground union, background intersection, background union), counted at the query's
+    foreground union, background intersection, background union, 1), counted at the query's
     original label resolution with ``ignore_index`` pixels left out, so distributed
     evaluation (which collects exactly one result per dataset item) counts each episode once.
 
@@ -50,6 +73,11 @@ class FewShotIoUMetric(BaseMetric):
     * mIoU = mean of the class IoUs over the classes that occur in the episodes;
     * FB-IoU = mean of the foreground IoU and the background IoU, each accumulated over all
       episodes regardless of class (PFENet's FB-IoU).
+
+    N-way episodes (metainfo ``ways`` > 1 with ``class_ids``; prediction and label in 0..N):
+    each way n gives one record for its class (intersection and union of label n), which
+    counts towards that class's IoU and the foreground IoU; the background IoU counts label
+    0 once per episode. With N = 1 this is the one-way definition above.
 
     Values are in percent, rounded to 2 decimals; besides ``mIoU``, ``FB-IoU``, ``fg-IoU``,
     ``bg-IoU`` and ``episodes``, each class's IoU is returned as ``IoU.<class name>`` and a
@@ -81,8 +109,9 @@ class FewShotIoUMetric(BaseMetric):
 
     def _write_prediction(self, sample: dict, pred: torch.Tensor) -> None:
         name = osp.splitext(osp.basename(sample.get('img_path') or 'query'))[0]
+        ids = sample.get('class_ids') or [sample['class_id']]
         path = osp.join(self.output_dir, f'{int(sample.get("episode_index", -1)):06d}_{name}_'
-                        f'c{int(sample["class_id"])}.png')
+                        f'c{"-".join(str(int(c)) for c in ids)}.png')
         save_png(path, pred.cpu().numpy().astype(np.uint8))
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
@@ -100,15 +129,27 @@ class FewShotIoUMetric(BaseMetric):
                 raise ValueError(f'prediction {tuple(pred.shape)} and label {tuple(label.shape)} '
                                  f'of {sample.get("img_path")} differ in size: the prediction '
                                  'must be at the original label resolution')
-            self.results.append(
-                (int(sample['class_id']), *episode_areas(pred, label, self.ignore_index)))
+            ways = int(sample.get('ways', 1))
+            # one result per episode (distributed collection keeps exactly one per item):
+            # rows of (class, fg inter, fg union, bg inter, bg union, episodes)
+            if ways == 1:
+                self.results.append(((int(sample['class_id']),
+                                      *episode_areas(pred, label, self.ignore_index), 1), ))
+                continue
+            rows = way_areas(pred, label, ways, self.ignore_index)
+            bg = rows[-1]
+            self.results.append(tuple(
+                (int(class_id), inter, union, bg[0] if n == 0 else 0, bg[1] if n == 0 else 0,
+                 int(n == 0))  # the background and the episode count once
+                for n, (class_id, (inter, union)) in enumerate(zip(sample['class_ids'], rows))))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         logger: MMLogger = MMLogger.get_current_instance()
         if self.format_only:
             print_log(f'predictions written to {self.output_dir}', logger)
             return OrderedDict()
-        areas = np.asarray(results, dtype=np.int64).reshape(-1, 5)
+        areas = np.asarray([row for rows in results for row in rows],
+                           dtype=np.int64).reshape(-1, 6)
         classes = np.unique(areas[:, 0])
         per_class = OrderedDict()
         for c in classes:
@@ -131,7 +172,7 @@ class FewShotIoUMetric(BaseMetric):
             'fg-IoU': float(np.round(fg * 100, 2)),
             'bg-IoU': float(np.round(bg * 100, 2)),
             # a float: mmengine's json logger drops the numpy ints its history returns
-            'episodes': float(len(areas)),
+            'episodes': float(areas[:, 5].sum()),
         }
         for c, (iou, _) in per_class.items():
             name = names[c] if names is not None and c < len(names) else str(c)

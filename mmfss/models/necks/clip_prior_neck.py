@@ -259,8 +259,14 @@ class CLIPPriorNeck(BaseModule):
         q_size = feats.query_feats[self.in_index].shape[-2:]
         s_size = feats.support_feats[self.in_index].shape[-2:]
         query = self.priors(feats.query_inputs, names, [q_size])
-        support = self.priors(feats.support_inputs.flatten(0, 1),
-                              [n for n in names for _ in range(k)], [s_size])
+
+        def support_priors(n: int) -> List[Tensor]:
+            # supports depend on nothing else: computed once per support encoding
+            return self.priors(feats.support_inputs[:n].flatten(0, 1),
+                               [name for name in names[:n] for _ in range(k)], [s_size])
+
+        support = feats.support_only(f'{type(self).__name__}:{",".join(self.prior_keys)}',
+                                     support_priors)
         for key, q, s in zip(self.prior_keys, query, support):
             feats.priors[key] = q
             feats.extras[f'support_{key}'] = s.view(b, k, 1, *s_size)

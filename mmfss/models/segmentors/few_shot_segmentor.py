@@ -1,4 +1,4 @@
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -8,7 +8,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from ..utils import EpisodeFeatures
+from ..utils import BACKGROUND_RULES, EpisodeFeatures, SupportEncoding, fuse_ways
 
 __all__ = ['FewShotSegmentor']
 
@@ -26,6 +26,15 @@ class FewShotSegmentor(BaseSegmentor):
 
     Inputs (from :class:`~mmfss.models.FewShotDataPreProcessor`):
     ``dict(query=[B, 3, H, W], support=[B, K, 3, Hs, Ws], support_masks=[B, K, Hs, Ws])``.
+
+    N-way K-shot (inference): :meth:`encode_support` runs the backbone once on the supports
+    of N classes, and :meth:`predict_with_support` predicts any number of query batches
+    with them: the query features are computed once and shared by the N one-way episodes,
+    which go through the necks and the head as one batch of B*N episodes; the N foreground
+    probabilities are fused into a map of labels 0..N by :func:`~mmfss.models.utils.fuse_ways`
+    (``test_cfg.background_rule``, default ``'mean'``; ``test_cfg.fg_threshold`` for
+    ``'threshold'``). :meth:`predict` takes this path for N-way dataset episodes (metainfo
+    ``ways`` > 1, supports ordered way by way).
 
     Args:
         backbone (dict): Backbone config.
@@ -55,6 +64,12 @@ class FewShotSegmentor(BaseSegmentor):
         self.freeze_backbone = freeze_backbone
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
+        test_cfg = test_cfg or {}
+        self.background_rule = test_cfg.get('background_rule', 'mean')
+        self.fg_threshold = float(test_cfg.get('fg_threshold', 0.5))
+        if self.background_rule not in BACKGROUND_RULES:
+            raise ValueError(f'test_cfg.background_rule must be one of {BACKGROUND_RULES}, '
+                             f'got {self.background_rule!r}')
         if freeze_backbone:
             self.backbone.eval()
             for p in self.backbone.parameters():
@@ -111,9 +126,155 @@ class FewShotSegmentor(BaseSegmentor):
             support_inputs=support,
             img_metas=list(batch_img_metas or []),
             query_masks=query_masks)
+        return self._run_necks(feats)
+
+    def _run_necks(self, feats: EpisodeFeatures) -> EpisodeFeatures:
         for neck in self.necks:
             feats = neck(feats)
         return feats
+
+    # ------------------------------------------------------------------ support reuse
+    def encode_support(self,
+                       support: Tensor,
+                       support_masks: Tensor,
+                       class_ids: Optional[Sequence] = None,
+                       class_names: Optional[Sequence] = None) -> SupportEncoding:
+        """Run the backbone once on the supports of one or more N-way K-shot tasks.
+
+        Args:
+            support (Tensor): Normalised support images [W, K, 3, Hs, Ws] (one task shared
+                by every query) or [E, W, K, 3, Hs, Ws] (one task per episode).
+            support_masks (Tensor): Masks [W, K, Hs, Ws] or [E, W, K, Hs, Ws] (1 foreground,
+                0 background, 255 ignore).
+            class_ids (sequence, optional): Class id of each way, [W] or [E][W].
+            class_names (sequence, optional): Class name of each way, [W] or [E][W] (needed
+                by text priors such as :class:`~mmfss.models.CLIPPriorNeck`).
+
+        Returns:
+            SupportEncoding: reusable with :meth:`predict_with_support`.
+        """
+        if support.dim() == 5:
+            support, support_masks = support[None], support_masks[None]
+            class_ids = None if class_ids is None else [list(class_ids)]
+            class_names = None if class_names is None else [list(class_names)]
+        if support.dim() != 6 or support.shape[3] != 3:
+            raise ValueError('support must be [W, K, 3, H, W] or [E, W, K, 3, H, W], got '
+                             f'{tuple(support.shape)}')
+        if support_masks.shape != support.shape[:3] + support.shape[4:]:
+            raise ValueError(f'support_masks {tuple(support_masks.shape)} do not match support '
+                             f'images {tuple(support.shape)}')
+        e, w, k = support.shape[:3]
+        for name, value in (('class_ids', class_ids), ('class_names', class_names)):
+            if value is not None and (len(value) != e or any(len(v) != w for v in value)):
+                raise ValueError(f'{name} must give one entry per way for each of the {e} '
+                                 f'support sets ({w} ways), got {value!r}')
+        feats = self._backbone(support.flatten(0, 2))
+        return SupportEncoding(
+            support_inputs=support,
+            support_masks=support_masks,
+            support_feats=[f.view(e, w, k, *f.shape[1:]) for f in feats],
+            class_ids=[[int(c) for c in v] for v in class_ids] if class_ids is not None else
+            [[-1] * w for _ in range(e)],
+            class_names=[list(v) for v in class_names] if class_names is not None else
+            [[None] * w for _ in range(e)])
+
+    def extract_feat_with_support(self,
+                                  query: Tensor,
+                                  encoding: SupportEncoding,
+                                  batch_img_metas: Optional[List[dict]] = None
+                                  ) -> EpisodeFeatures:
+        """Encode a query batch and pair it with encoded supports: B*W one-way episodes.
+
+        Episode ``b * W + n`` is query ``b`` with the supports of way ``n``; its metainfo is
+        the query's with ``class_id``/``class_name`` of that way. The query backbone runs
+        once per query; supports are not re-encoded.
+
+        Args:
+            query (Tensor): Normalised queries [B, 3, H, W].
+            encoding (SupportEncoding): From :meth:`encode_support` with 1 or B sets.
+            batch_img_metas (list[dict], optional): Metainfo of each query.
+
+        Returns:
+            EpisodeFeatures: of the B*W episodes, after every neck.
+        """
+        b, (e, w) = query.shape[0], (encoding.num_sets, encoding.ways)
+        if e not in (1, b):
+            raise ValueError(f'the encoding holds {e} support sets for {b} queries: it must '
+                             'hold one (shared) or one per query')
+        metas = list(batch_img_metas) if batch_img_metas else [{} for _ in range(b)]
+        if len(metas) != b:
+            raise ValueError(f'{len(metas)} metainfo dicts for {b} queries')
+
+        def per_episode(t: Tensor) -> Tensor:  # [E, W, ...] -> [B * W, ...]
+            if e == 1 and b > 1:
+                t = t.expand(b, *t.shape[1:])
+            return t.reshape(b * w, *t.shape[2:])
+
+        def repeat_query(t: Tensor) -> Tensor:
+            return t if w == 1 else t.repeat_interleave(w, dim=0)
+
+        episode_metas = []
+        for i, meta in enumerate(metas):
+            s = i if e > 1 else 0
+            for n in range(w):
+                episode_metas.append(
+                    dict(meta, class_id=encoding.class_ids[s][n],
+                         class_name=encoding.class_names[s][n]))
+        feats = EpisodeFeatures(
+            query_feats=[repeat_query(f) for f in self._backbone(query)],
+            support_feats=[per_episode(f) for f in encoding.support_feats],
+            support_masks=per_episode(encoding.support_masks),
+            query_inputs=repeat_query(query),
+            support_inputs=per_episode(encoding.support_inputs),
+            img_metas=episode_metas,
+            support_cache=encoding.cache if e == 1 else None,
+            support_groups=w)
+        return self._run_necks(feats)
+
+    def predict_with_support(self, query: Tensor, encoding: SupportEncoding,
+                             data_samples: OptSampleList = None) -> SampleList:
+        """Predict query batches with supports encoded once (inference, eval mode).
+
+        Args:
+            query (Tensor): Normalised queries [B, 3, H, W].
+            encoding (SupportEncoding): From :meth:`encode_support`.
+            data_samples (list[SegDataSample], optional): Metainfo of each query
+                (``ori_shape``, ``padding_size``); without them the prediction stays at
+                the input size.
+
+        Returns:
+            list[SegDataSample]: ``pred_sem_seg`` [1, H, W] with labels 0 (background) ..
+            W (the W-th way) and ``seg_logits``: the two logits for W = 1, otherwise the
+            W + 1 fused log-domain scores of :func:`~mmfss.models.utils.fuse_ways`
+            (background score, then the foreground log-probability of each way).
+        """
+        if self.training:
+            raise RuntimeError('predict_with_support reuses encoded supports and is meant for '
+                               'inference: call model.eval() first')
+        feats = self.extract_feat_with_support(query, encoding, self._metas(data_samples))
+        logits = resize(self.decode_head(feats), size=query.shape[-2:], mode='bilinear',
+                        align_corners=self.align_corners)
+        w = encoding.ways
+        if w > 1:
+            log_probs = logits.log_softmax(1).view(query.shape[0], w, 2, *logits.shape[-2:])
+            logits = fuse_ways(log_probs, self.background_rule, self.fg_threshold)
+        return self.postprocess_result(logits, data_samples)
+
+    def _predict_multiway(self, inputs: Dict[str, Tensor],
+                          data_samples: SampleList, ways: int) -> SampleList:
+        """N-way dataset episodes: supports [B, W*K, ...] ordered way by way."""
+        support, masks = inputs['support'], inputs['support_masks']
+        b, wk = support.shape[:2]
+        if wk % ways:
+            raise ValueError(f'{wk} supports cannot be split into {ways} ways')
+        k = wk // ways
+        metas = self._metas(data_samples)
+        encoding = self.encode_support(
+            support.view(b, ways, k, *support.shape[2:]),
+            masks.view(b, ways, k, *masks.shape[2:]),
+            class_ids=[m['class_ids'] for m in metas],
+            class_names=[m.get('class_names') or [None] * ways for m in metas])
+        return self.predict_with_support(inputs['query'], encoding, data_samples)
 
     def encode_decode(self, inputs: Dict[str, Tensor],
                       batch_img_metas: Optional[List[dict]] = None) -> Tensor:
@@ -142,6 +303,11 @@ class FewShotSegmentor(BaseSegmentor):
         if data_samples is None:
             raise ValueError('FewShotSegmentor.predict needs data_samples (metainfo with '
                              'ori_shape/padding_size of each query)')
+        ways = {int(s.metainfo.get('ways', 1)) for s in data_samples}
+        if len(ways) != 1:
+            raise ValueError(f'a batch mixes episodes of {sorted(ways)} ways')
+        if ways != {1}:
+            return self._predict_multiway(inputs, data_samples, ways.pop())
         logits = self.encode_decode(inputs, self._metas(data_samples))
         return self.postprocess_result(logits, data_samples)
 

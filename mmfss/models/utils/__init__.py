@@ -2,8 +2,10 @@ from .episode_features import EpisodeFeatures
 from .masked_average_pooling import foreground_weights, masked_average_pooling
 from .resize_concat import resize_concat
 from .shared_forward import shared_forward
+from .support_encoding import SupportEncoding
+from .way_fusion import BACKGROUND_RULES, fuse_ways
 
 __all__ = [
     'EpisodeFeatures', 'foreground_weights', 'masked_average_pooling', 'shared_forward',
-    'resize_concat'
+    'resize_concat', 'SupportEncoding', 'fuse_ways', 'BACKGROUND_RULES'
 ]

@@ -1,5 +1,7 @@
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
+
+import torch
 
 from torch import Tensor
 
@@ -27,6 +29,11 @@ class EpisodeFeatures:
         priors (dict[str, Tensor]): Named prior maps, each [B, 1, h, w], for the head.
         aux_losses (dict[str, Tensor]): Auxiliary losses added by necks in training.
         extras (dict[str, Any]): Any other neck output that later modules read.
+        support_cache (dict, optional): Set when the supports were encoded once for many
+            queries (:class:`SupportEncoding` with one support set): results computed from
+            the supports alone may be stored there and reused (:meth:`support_only`).
+        support_groups (int): With ``support_cache``, the number of distinct support sets
+            G (the ways): episode ``e`` uses the supports of episode ``e % G``.
     """
 
     query_feats: List[Tensor]
@@ -39,6 +46,8 @@ class EpisodeFeatures:
     priors: Dict[str, Tensor] = field(default_factory=dict)
     aux_losses: Dict[str, Tensor] = field(default_factory=dict)
     extras: Dict[str, Any] = field(default_factory=dict)
+    support_cache: Optional[Dict[str, Any]] = None
+    support_groups: int = 0
 
     @property
     def batch_size(self) -> int:
@@ -47,3 +56,32 @@ class EpisodeFeatures:
     @property
     def shot(self) -> int:
         return self.support_inputs.shape[1]
+
+    def support_only(self, key: str, compute: Callable[[int], Any]) -> Any:
+        """A result that depends on the supports alone, computed once per support encoding.
+
+        Args:
+            key (str): Unique name of the result in the cache (e.g. the neck's prior keys).
+            compute (callable): ``compute(n)`` returns the result for the first ``n``
+                episodes: a Tensor or a list/tuple of Tensors, each [n * r, ...] with the
+                r rows of each episode together (e.g. r = K, one row per support).
+
+        Returns:
+            The result for every episode (each Tensor [B * r, ...]). Without a cache this is
+            ``compute(B)``; with one, ``compute(G)`` is evaluated on the first use of the
+            encoding, stored, and repeated to the batch (episode ``e`` gets row ``e % G``).
+        """
+        if self.support_cache is None:
+            return compute(self.batch_size)
+        groups = self.support_groups
+        if key not in self.support_cache:
+            self.support_cache[key] = compute(groups)
+        cached = self.support_cache[key]
+        repeats = self.batch_size // groups
+
+        def expand(t: torch.Tensor) -> torch.Tensor:
+            return t if repeats == 1 else t.repeat(repeats, *([1] * (t.dim() - 1)))
+
+        if isinstance(cached, (list, tuple)):
+            return type(cached)(expand(t) for t in cached)
+        return expand(cached)

@@ -121,3 +121,35 @@ class TestCLIPPriorNeck:
             neck(_feats(names=('cat', None)))
         with pytest.raises(ValueError, match='bg_prompt'):
             MODELS.build(tiny_clip_neck(model_name=arch, bg_prompt='nothing'))
+
+
+def test_support_priors_cached_across_query_batches():
+    """With a support cache the supports' CLIP priors are computed once, and equal the
+    uncached ones."""
+    neck = MODELS.build(tiny_clip_neck())
+    neck.eval()
+    calls = []
+    dense = neck.dense_features
+    neck.dense_features = lambda x: (calls.append(x.shape[0]), dense(x))[1]
+
+    supports = torch.randn(2, 2, 3, 40, 40)
+
+    def feats(cache, b):
+        f = _feats(b=b, k=2, names=['aeroplane', 'hotel_slipper'] * (b // 2))
+        # every episode pairs the query with one of the 2 support sets (e % 2)
+        f.support_inputs = supports.repeat(b // 2, 1, 1, 1, 1)
+        f.support_cache, f.support_groups = cache, 2
+        return f
+
+    cache = {}
+    first = neck(feats(cache, 4))
+    assert calls == [4, 4]  # 4 queries, then the 2 x 2 supports
+    second = neck(feats(cache, 6))
+    assert calls == [4, 4, 6]  # only the queries: the supports come from the cache
+    plain = neck(feats(None, 6))
+    for key in neck.prior_keys:
+        torch.testing.assert_close(second.extras[f'support_{key}'],
+                                   plain.extras[f'support_{key}'])
+        assert second.extras[f'support_{key}'].shape[:2] == (6, 2)
+        torch.testing.assert_close(first.extras[f'support_{key}'],
+                                   plain.extras[f'support_{key}'][:4])

@@ -125,3 +125,119 @@ class TestFewShotSegmentor:
         with pytest.raises(ValueError, match='needs data_samples'):
             model.predict(dict(query=torch.zeros(1, 3, 8, 8), support=torch.zeros(1, 1, 3, 8, 8),
                                support_masks=torch.zeros(1, 1, 8, 8)))
+
+
+class _CountingBackbone(torch.nn.Module):
+    """Wraps a backbone and counts the images it encodes."""
+
+    def __init__(self, backbone):
+        super().__init__()
+        self.inner = backbone
+        self.images = 0
+
+    def forward(self, x):
+        self.images += x.shape[0]
+        return self.inner(x)
+
+
+class TestSupportReuseAndWays:
+
+    def _model(self):
+        torch.manual_seed(0)
+        model = MODELS.build(_model_cfg())
+        model.eval()
+        return model
+
+    def test_encoded_support_matches_predict(self):
+        """One-way prediction with an encoding equals the ordinary episode prediction."""
+        model = self._model()
+        data = model.data_preprocessor(_batch(b=3, k=2), False)
+        inputs = data['inputs']
+        # give the three episodes the same supports, as the inferencer does
+        inputs['support'] = inputs['support'][:1].expand_as(inputs['support']).clone()
+        inputs['support_masks'] = inputs['support_masks'][:1].expand_as(
+            inputs['support_masks']).clone()
+        with torch.no_grad():
+            expected = model.predict(inputs, copy.deepcopy(data['data_samples']))
+            encoding = model.encode_support(inputs['support'][0][None],
+                                            inputs['support_masks'][0][None],
+                                            class_ids=[1], class_names=['aeroplane'])
+            got = model.predict_with_support(inputs['query'], encoding,
+                                             copy.deepcopy(data['data_samples']))
+        for e, g in zip(expected, got):
+            torch.testing.assert_close(g.seg_logits.data, e.seg_logits.data, rtol=1e-4,
+                                       atol=1e-4)
+            assert torch.equal(g.pred_sem_seg.data, e.pred_sem_seg.data)
+
+    def test_supports_encoded_once(self):
+        model = self._model()
+        model.backbone = _CountingBackbone(model.backbone)
+        data = model.data_preprocessor(_batch(b=4, k=2), False)
+        inputs = data['inputs']
+        with torch.no_grad():
+            encoding = model.encode_support(inputs['support'][:3].reshape(1, 3, 2, 3, 96, 96)[0],
+                                            inputs['support_masks'][:3].reshape(3, 2, 96, 96))
+            assert model.backbone.images == 6
+            for _ in range(3):  # three query batches of 4
+                out = model.predict_with_support(inputs['query'], encoding,
+                                                 copy.deepcopy(data['data_samples']))
+        assert model.backbone.images == 6 + 3 * 4  # supports once, every query once
+        assert all(set(o.pred_sem_seg.data.unique().tolist()) <= {0, 1, 2, 3} for o in out)
+        assert out[0].seg_logits.data.shape == (4, 60, 50)  # background + 3 ways
+
+    def test_ways_are_the_one_way_episodes(self):
+        """Each way's probability is that of the one-way episode with its supports."""
+        model = self._model()
+        data = model.data_preprocessor(_batch(b=2, k=1), False)
+        inputs = data['inputs']
+        sup = torch.randn(3, 1, 3, 96, 96)
+        masks = torch.randint(0, 2, (3, 1, 96, 96))
+        with torch.no_grad():
+            multi = model.predict_with_support(
+                inputs['query'], model.encode_support(sup, masks),
+                copy.deepcopy(data['data_samples']))
+            for n in range(3):
+                single = model.predict_with_support(
+                    inputs['query'], model.encode_support(sup[n:n + 1], masks[n:n + 1]),
+                    copy.deepcopy(data['data_samples']))
+                for m, s in zip(multi, single):
+                    p = s.seg_logits.data.softmax(0)[1]
+                    # fused scores hold each way's log-probability, resized like the logits
+                    assert (m.seg_logits.data[n + 1].exp() - p).abs().max() < 0.05
+        for m in multi:
+            assert torch.equal(m.pred_sem_seg.data[0], m.seg_logits.data.argmax(0))
+
+    def test_multiway_dataset_episodes(self):
+        """predict() on an N-way episode (supports way by way) uses the N-way path."""
+        model = self._model()
+        batch = _batch(b=2, k=4)  # 4 supports = 2 ways x 2 shots
+        for s in batch['data_samples']:
+            s.set_metainfo(dict(ways=2, class_ids=[1, 2], class_names=['a', 'b']))
+        data = model.data_preprocessor(batch, False)
+        with torch.no_grad():
+            out = model.predict(data['inputs'], data['data_samples'])
+            sup = data['inputs']['support'].view(2, 2, 2, 3, 96, 96)
+            masks = data['inputs']['support_masks'].view(2, 2, 2, 96, 96)
+            ref = model.predict_with_support(data['inputs']['query'],
+                                             model.encode_support(sup, masks, [[1, 2]] * 2),
+                                             copy.deepcopy(data['data_samples']))
+        for o, r in zip(out, ref):
+            assert o.seg_logits.data.shape == (3, 60, 50)
+            assert torch.equal(o.pred_sem_seg.data, r.pred_sem_seg.data)
+
+    def test_errors(self):
+        model = self._model()
+        with pytest.raises(ValueError, match='support_masks'):
+            model.encode_support(torch.zeros(1, 1, 3, 8, 8), torch.zeros(1, 1, 8, 9))
+        with pytest.raises(ValueError, match='class_names'):
+            model.encode_support(torch.zeros(2, 1, 3, 8, 8), torch.zeros(2, 1, 8, 8),
+                                 class_names=['a'])
+        encoding = model.encode_support(torch.zeros(2, 2, 1, 3, 32, 32),
+                                        torch.zeros(2, 2, 1, 32, 32))
+        with pytest.raises(ValueError, match='2 support sets for 3 queries'):
+            model.predict_with_support(torch.zeros(3, 3, 32, 32), encoding)
+        model.train()
+        with pytest.raises(RuntimeError, match='model.eval'):
+            model.predict_with_support(torch.zeros(2, 3, 32, 32), encoding)
+        with pytest.raises(ValueError, match='background_rule'):
+            MODELS.build(_model_cfg(test_cfg=dict(mode='whole', background_rule='max')))

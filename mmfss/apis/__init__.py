@@ -1,0 +1,3 @@
+from .few_shot_inferencer import FewShotInferencer, SupportSet
+
+__all__ = ['FewShotInferencer', 'SupportSet']

@@ -1,0 +1,411 @@
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import mmcv
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config, ConfigDict
+from mmengine.infer import BaseInferencer
+from mmengine.registry import init_default_scope
+from mmseg.structures import SegDataSample
+from PIL import Image
+from rich.progress import track
+
+from mmfss.models.utils import SupportEncoding
+from mmfss.utils import save_png, trust_checkpoint
+from mmfss.visualization import episode_panel, overlay_mask, way_palette
+
+__all__ = ['FewShotInferencer', 'SupportSet']
+
+ImageType = Union[str, np.ndarray]
+PairType = Tuple[ImageType, ImageType]
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+# loading and labelling steps of the test pipelines: the inferencer loads images itself
+_LOADERS = ('LoadImageFromFile', 'LoadImageFromNDArray', 'LoadAnnotations', 'BinarizeMask')
+
+
+@dataclass
+class SupportSet:
+    """Supports of one N-way K-shot task, encoded once (see
+    :meth:`FewShotInferencer.encode_supports`).
+
+    Attributes:
+        encoding (SupportEncoding): The backbone features of the supports (and any neck
+            results cached on first use).
+        class_names (list[str | None]): Name of each way, in label order (label n = way n).
+        images (list[list[np.ndarray]]): RGB support images of each way (for panels).
+        masks (list[list[np.ndarray]]): Their binary masks (1 foreground).
+    """
+
+    encoding: SupportEncoding
+    class_names: List[Optional[str]]
+    images: List[List[np.ndarray]]
+    masks: List[List[np.ndarray]]
+
+    @property
+    def ways(self) -> int:
+        return len(self.class_names)
+
+
+class FewShotInferencer(BaseInferencer):
+    """Segment the class(es) of a few annotated support images in any number of queries.
+
+    The few-shot counterpart of mmseg's ``MMSegInferencer``::
+
+        inferencer = FewShotInferencer('configs/...py', 'work_dirs/.../iter_2000.pth')
+        result = inferencer('photos/', supports=[('part1.jpg', 'part1_mask.png'),
+                                                 ('part2.jpg', 'part2_mask.png')],
+                            out_dir='out/')
+        result['masks'][0]  # [H, W] uint8, 1 where the part is
+
+    Supports are encoded once per call (or once for many calls with
+    :meth:`encode_supports`) and reused for every query batch: the backbone sees each
+    support image once, each query once.
+
+    Images are file paths or ``np.ndarray`` [H, W, 3] uint8 in BGR order (as ``mmcv.imread``
+    returns them, mmseg's convention). Masks are paths (read with PIL, so palette PNGs give
+    their indices) or arrays [H, W] (or [H, W, C]); any non-zero value is foreground. Each
+    mask must have its image's size and hold foreground.
+
+    N-way: ``supports`` may be a dict ``{class name: [(image, mask), ...]}`` with the same
+    number of shots for every class; labels 1..N follow the dict's order, and the fused
+    prediction follows the model's ``test_cfg.background_rule`` (see
+    :func:`~mmfss.models.utils.fuse_ways`).
+
+    Args:
+        model (str | dict | Config): Config file, config, or metafile model name.
+        weights (str, optional): Checkpoint. Named by the user, so it may be loaded with
+            ``weights_only=False`` if it needs it (see :mod:`mmfss.utils.checkpoint`).
+        device (str): Device to run on. Defaults to ``'cpu'``.
+        scope (str): Registry scope. Defaults to ``'mmseg'``.
+        show_progress (bool): Show a progress bar over query batches.
+
+    Raises:
+        TypeError: the config's model is not a few-shot segmentor.
+        ValueError: the checkpoint does not fit the config's model (missing, unexpected or
+            differently shaped weights), or the config has no few-shot test pipeline.
+    """
+
+    def __init__(self,
+                 model: Union[str, dict, Config, ConfigDict],
+                 weights: Optional[str] = None,
+                 device: str = 'cpu',
+                 scope: str = 'mmseg',
+                 show_progress: bool = True) -> None:
+        init_default_scope(scope)
+        if isinstance(model, str) and not osp.isfile(model) and model.endswith('.py'):
+            raise FileNotFoundError(f'config file {model} does not exist')
+        if weights is not None:
+            if not osp.isfile(weights):
+                raise FileNotFoundError(f'checkpoint {weights} does not exist')
+            trust_checkpoint(weights)
+        self._config_name = model if isinstance(model, str) else 'the given config'
+        self._weights_name = weights
+        super().__init__(model=model, weights=weights, device=device, scope=scope,
+                         show_progress=show_progress)
+
+    # ------------------------------------------------------------------ set-up
+    def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
+        if not hasattr(model, 'encode_support'):
+            raise TypeError(f'{self._config_name} builds a {type(model).__name__}, not a '
+                            'few-shot segmentor (FewShotSegmentor): use a config from '
+                            'configs/baseline, configs/cmnet or configs/dotgraph')
+        if checkpoint is None:
+            super()._load_weights_to_model(model, checkpoint, cfg)  # warns: random weights
+            return
+        state = checkpoint.get('state_dict', checkpoint)
+        state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+        own = model.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+        if missing or unexpected or shapes:
+            def few(keys):
+                return ', '.join(keys[:5]) + (f' ... ({len(keys)} in all)' if len(keys) > 5 else '')
+            problems = [f'{name}: {few(keys)}' for name, keys in (
+                ('missing', missing), ('unexpected', unexpected),
+                ('different shape', shapes)) if keys]
+            raise ValueError(f'checkpoint {self._weights_name} does not fit the model of '
+                             f'{self._config_name} (was it trained with another config?); '
+                             + '; '.join(problems))
+        model.load_state_dict(state, strict=True)
+        meta = checkpoint.get('meta', {})
+        if 'dataset_meta' in meta:
+            model.dataset_meta = meta['dataset_meta']
+
+    def _init_pipeline(self, cfg) -> Compose:
+        """Query and support transforms of the config's test pipeline, without loading."""
+        pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
+        episode = next((t for t in pipeline if t.get('type') == 'ApplyToEpisode'), None)
+        if episode is None:
+            raise ValueError(f'{self._config_name}: the test pipeline has no ApplyToEpisode '
+                             'step, so it is not a few-shot config')
+
+        def strip(transforms):
+            return Compose([t for t in transforms if t.get('type') not in _LOADERS])
+
+        self.query_pipeline = strip(episode['transforms'])
+        self.support_pipeline = strip(episode.get('support_transforms') or
+                                      episode['transforms'])
+        return self.query_pipeline
+
+    def _init_collate(self, cfg):
+        return None  # queries are batched by the model's data preprocessor
+
+    def _init_visualizer(self, cfg):
+        return None  # panels and overlays are drawn by mmfss.visualization
+
+    # ------------------------------------------------------------------ loading
+    @staticmethod
+    def _load_image(image: ImageType, what: str) -> Tuple[np.ndarray, Optional[str]]:
+        if isinstance(image, np.ndarray):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f'{what}: an image array must be [H, W, 3] uint8 (BGR), got '
+                                 f'{image.dtype} {image.shape}')
+            return image, None
+        path = os.fspath(image)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{what}: image {path} does not exist')
+        try:
+            img = mmcv.imread(path, channel_order='bgr')
+        except Exception as err:  # mmcv/cv2 raise various types for undecodable files
+            raise ValueError(f'{what}: {path} cannot be read as an image ({err})') from err
+        if img is None:
+            raise ValueError(f'{what}: {path} cannot be read as an image')
+        return img, path
+
+    @staticmethod
+    def _load_mask(mask: ImageType, what: str) -> Tuple[np.ndarray, str]:
+        if isinstance(mask, np.ndarray):
+            array, name = mask, f'{what} mask (array)'
+        else:
+            path = os.fspath(mask)
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'{what}: mask {path} does not exist')
+            try:
+                with Image.open(path) as f:
+                    array = np.asarray(f)
+            except OSError as err:
+                raise ValueError(f'{what}: mask {path} cannot be read ({err})') from err
+            name = f'mask {path}'
+        if array.ndim == 3:
+            array = array.any(axis=-1)
+        if array.ndim != 2:
+            raise ValueError(f'{what}: {name} must be [H, W] or [H, W, C], got {array.shape}')
+        return (array != 0).astype(np.uint8), name
+
+    def _support_tensors(self, pairs: Sequence[PairType], way: int):
+        images, masks, rgb, binary = [], [], [], []
+        for i, pair in enumerate(pairs):
+            what = f'support {i + 1} of way {way}'
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f'{what}: expected an (image, mask) pair, got {pair!r}')
+            img, path = self._load_image(pair[0], what)
+            mask, mask_name = self._load_mask(pair[1], what)
+            img_name = path or 'the image array'
+            if mask.shape != img.shape[:2]:
+                raise ValueError(f'{what}: {mask_name} is {mask.shape[1]}x{mask.shape[0]} '
+                                 f'(WxH) but {img_name} is {img.shape[1]}x{img.shape[0]}')
+            if not mask.any():
+                raise ValueError(f'{what}: {mask_name} is empty (no non-zero pixel): a '
+                                 'support needs the object marked')
+            results = self.support_pipeline(
+                dict(img=img, img_path=path, img_shape=img.shape[:2], ori_shape=img.shape[:2],
+                     gt_seg_map=mask, seg_fields=['gt_seg_map']))
+            images.append(torch.from_numpy(
+                np.ascontiguousarray(results['img'].transpose(2, 0, 1))))
+            masks.append(torch.from_numpy(results['gt_seg_map'].astype(np.int64)))
+            rgb.append(mmcv.bgr2rgb(img))
+            binary.append(mask)
+        return images, masks, rgb, binary
+
+    def _needs_class_names(self) -> bool:
+        return any(type(n).__name__ == 'CLIPPriorNeck' for n in getattr(self.model, 'necks', []))
+
+    @torch.no_grad()
+    def encode_supports(self, supports: Union[Sequence[PairType], Dict[str, Sequence[PairType]]],
+                        class_name: Optional[str] = None) -> SupportSet:
+        """Load, check and encode the supports of a task once.
+
+        Args:
+            supports: ``[(image, mask), ...]`` (one class, named ``class_name``) or
+                ``{class name: [(image, mask), ...], ...}`` (N-way).
+            class_name (str, optional): Name of the one class (text priors need it).
+
+        Returns:
+            SupportSet: pass it as ``supports`` to :meth:`__call__` for any number of calls.
+        """
+        if isinstance(supports, dict):
+            if class_name is not None:
+                raise ValueError('class_name is for one class; with a dict of supports the '
+                                 'keys are the class names')
+            names, groups = list(supports), list(supports.values())
+        else:
+            names, groups = [class_name], [supports]
+        if not groups or any(not g for g in groups):
+            raise ValueError('every class needs at least one (image, mask) support pair')
+        shots = {len(g) for g in groups}
+        if len(shots) != 1:
+            raise ValueError('every class needs the same number of supports, got '
+                             + ', '.join(f'{n}: {len(g)}' for n, g in zip(names, groups)))
+        if self._needs_class_names() and any(not n for n in names):
+            raise ValueError(f'{self._config_name} uses text priors (CLIPPriorNeck): give the '
+                             'class name (class_name=..., or --class-name)')
+        loaded = [self._support_tensors(g, way) for way, g in enumerate(groups, 1)]
+        flat_imgs = [i for imgs, _, _, _ in loaded for i in imgs]
+        flat_masks = [m for _, masks, _, _ in loaded for m in masks]
+        pre = self.model.data_preprocessor
+        size = pre._target_size([i.shape[-2:] for i in flat_imgs])
+        padded = [pre.pad_supports(i[None], m[None], size) for i, m in zip(flat_imgs, flat_masks)]
+        device = next(self.model.parameters()).device
+        support = torch.cat([p[0] for p in padded]).to(device)
+        masks = torch.cat([p[1] for p in padded]).to(device)
+        w, k = len(groups), shots.pop()
+        encoding = self.model.encode_support(
+            support.view(w, k, *support.shape[1:]), masks.view(w, k, *masks.shape[1:]),
+            class_names=names)
+        return SupportSet(encoding=encoding, class_names=names,
+                          images=[rgb for _, _, rgb, _ in loaded],
+                          masks=[b for _, _, _, b in loaded])
+
+    # ------------------------------------------------------------------ queries
+    def _query_list(self, queries) -> List[ImageType]:
+        if isinstance(queries, (str, os.PathLike)) and osp.isdir(queries):
+            folder = os.fspath(queries)
+            files = sorted(f for f in os.listdir(folder)
+                           if f.lower().endswith(IMAGE_EXTENSIONS))
+            if not files:
+                raise ValueError(f'query folder {folder} holds no image '
+                                 f'({", ".join(IMAGE_EXTENSIONS)})')
+            return [osp.join(folder, f) for f in files]
+        if isinstance(queries, (str, os.PathLike, np.ndarray)):
+            return [queries]
+        queries = list(queries)
+        if not queries:
+            raise ValueError('no query given')
+        return queries
+
+    @staticmethod
+    def _names(queries: List[ImageType]) -> List[str]:
+        names = [osp.splitext(osp.basename(os.fspath(q)))[0] if not isinstance(q, np.ndarray)
+                 else f'query_{i:05d}' for i, q in enumerate(queries)]
+        if len(set(names)) < len(names):  # same stem in different folders
+            names = [f'{i:05d}_{n}' for i, n in enumerate(names)]
+        return names
+
+    def _query_batch(self, items: List[Tuple[ImageType, str]]):
+        tensors, samples, originals = [], [], []
+        for query, name in items:
+            img, path = self._load_image(query, f'query {name}')
+            results = self.query_pipeline(dict(img=img, img_path=path, img_shape=img.shape[:2],
+                                               ori_shape=img.shape[:2]))
+            tensors.append(torch.from_numpy(
+                np.ascontiguousarray(results['img'].transpose(2, 0, 1))))
+            sample = SegDataSample()
+            sample.set_metainfo(dict(img_path=path, ori_shape=img.shape[:2],
+                                     img_shape=results['img'].shape[:2]))
+            samples.append(sample)
+            originals.append(img)
+        return tensors, samples, originals
+
+    @torch.no_grad()
+    def __call__(self,
+                 queries,
+                 supports: Union[SupportSet, Sequence[PairType], Dict[str, Sequence[PairType]]],
+                 class_name: Optional[str] = None,
+                 batch_size: int = 4,
+                 return_probs: bool = False,
+                 out_dir: Optional[str] = None,
+                 panels: bool = False,
+                 opacity: float = 0.5) -> dict:
+        """Segment the support class(es) in every query.
+
+        Args:
+            queries: An image path, a folder (its image files, sorted), an array, or a list
+                of paths/arrays.
+            supports: ``[(image, mask), ...]``, ``{class name: [(image, mask), ...]}`` or a
+                :class:`SupportSet` from :meth:`encode_supports`.
+            class_name (str, optional): Name of the one class (text priors need it).
+            batch_size (int): Queries per forward pass.
+            return_probs (bool): Also return the foreground probability of each class.
+            out_dir (str, optional): Write ``pred/<name>.png`` (labels 0..N) and
+                ``vis/<name>.png`` (colour overlay) per query there; with ``panels=True``
+                also ``panel/<name>.png`` (supports with masks next to the prediction).
+                Files are written atomically.
+            opacity (float): Opacity of the overlay colours.
+
+        Returns:
+            dict: ``names`` (output name of each query), ``masks`` (list of [H, W] uint8
+            label maps at each query's size: 0 background, n the n-th class),
+            ``class_names`` (the classes of labels 1..N) and, with ``return_probs``,
+            ``probs`` (list of [N, H, W] float32 foreground probabilities).
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f'batch_size must be an int >= 1, got {batch_size!r}')
+        support_set = (supports if isinstance(supports, SupportSet) else
+                       self.encode_supports(supports, class_name))
+        queries = self._query_list(queries)
+        names = self._names(queries)
+        batches = [list(zip(queries, names))[i:i + batch_size]
+                   for i in range(0, len(queries), batch_size)]
+        masks, probs = [], []
+        for batch in (track(batches, description='Inference') if self.show_progress and
+                      len(batches) > 1 else batches):
+            tensors, samples, originals = self._query_batch(batch)
+            outputs = self.forward(tensors, samples, support_set)
+            labels, fg = self.postprocess(outputs, support_set, return_probs)
+            masks.extend(labels)
+            probs.extend(fg)
+            if out_dir:
+                self.visualize([mmcv.bgr2rgb(o) for o in originals], labels,
+                               [name for _, name in batch], support_set, out_dir, panels,
+                               opacity)
+        result = dict(names=names, masks=masks, class_names=list(support_set.class_names))
+        if return_probs:
+            result['probs'] = probs
+        return result
+
+    def forward(self, queries: List[torch.Tensor], samples: List[SegDataSample],
+                support_set: SupportSet) -> List[SegDataSample]:
+        """Predict one batch of loaded queries ([3, H, W] uint8 BGR) with the supports."""
+        query, samples = self.model.data_preprocessor.batch_queries(queries, samples)
+        device = next(self.model.parameters()).device
+        return self.model.predict_with_support(query.to(device), support_set.encoding,
+                                               samples)
+
+    def postprocess(self, outputs: List[SegDataSample], support_set: SupportSet,
+                    return_probs: bool = False) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """Label maps [H, W] uint8 and, on request, foreground probabilities [N, H, W]."""
+        labels, probs = [], []
+        for output in outputs:
+            labels.append(output.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8))
+            if return_probs:
+                scores = output.seg_logits.data.float()
+                fg = scores.softmax(0)[1:] if support_set.ways == 1 else scores[1:].exp()
+                probs.append(fg.cpu().numpy())
+        return labels, probs
+
+    def visualize(self, images: List[np.ndarray], labels: List[np.ndarray], names: List[str],
+                  support_set: SupportSet, out_dir: str, panels: bool = False,
+                  opacity: float = 0.5) -> None:
+        """Write the prediction, the overlay and optionally the panel of each query."""
+        for rgb, label, name in zip(images, labels, names):
+            self._write(out_dir, name, rgb, label, support_set, panels, opacity)
+
+    @staticmethod
+    def _write(out_dir: str, name: str, rgb: np.ndarray, label: np.ndarray,
+               support_set: SupportSet, panels: bool, opacity: float) -> None:
+        save_png(osp.join(out_dir, 'pred', f'{name}.png'), label)
+        palette = way_palette(support_set.ways)
+        save_png(osp.join(out_dir, 'vis', f'{name}.png'),
+                 overlay_mask(rgb, label, palette, alpha=opacity))
+        if panels:
+            supports = [(img, mask, way)
+                        for way, (imgs, ms) in enumerate(zip(support_set.images,
+                                                             support_set.masks), 1)
+                        for img, mask in zip(imgs, ms)]
+            save_png(osp.join(out_dir, 'panel', f'{name}.png'),
+                     episode_panel(rgb, label, supports, support_set.class_names))
