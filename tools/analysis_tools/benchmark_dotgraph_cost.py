@@ -7,10 +7,18 @@ episode at ``--crop`` (473: the 60x60 node grid of supplement §5):
 
 * the dilated ResNet-50 backbone on the query and the support (the configs' backbone);
 * the CLIP ViT-B/16 image encoder on both images (random weights: the cost is the same);
-* OTGraphNeck at N = 60x60 = 3600 nodes, C = 256, d = 128, S = 3 Sinkhorn iterations, T = 2.
+* OTGraphNeck at N = 60x60 = 3600 nodes, C = 256, d = 128, S = 3 Sinkhorn iterations, T = 2,
+  with its default OT path (kernel domain, ``ot_domain='auto'``) and with the log-domain
+  path (``ot_domain='log'``, :func:`mmfss.ot.sinkhorn`), same weights;
 
 and prints the neck's time as a fraction of the backbone's (the supplement says the
 refinement is negligible next to the backbone; target here: at most 15% on CPU).
+
+It also counts each module's matrix-product and convolution FLOPs with PyTorch's
+``torch.utils.flop_counter.FlopCounterMode`` (elementwise work such as Sinkhorn's exp is not
+counted) and prints the achieved GFLOP/s: the FLOP ratio is the time ratio that equally
+efficient kernels would give, so it bounds what any implementation of the same computation
+can reach on the same hardware.
 """
 import argparse
 import statistics
@@ -18,6 +26,7 @@ import time
 
 import torch
 from mmseg.registry import MODELS
+from torch.utils.flop_counter import FlopCounterMode
 
 import mmfss  # noqa: F401
 from mmfss.models import EpisodeFeatures
@@ -35,6 +44,14 @@ def timed(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def count_flops(fn) -> int:
+    """Matrix-product and convolution FLOPs of one call of ``fn``."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return counter.get_total_flops()
 
 
 def parse_args(argv=None):
@@ -63,6 +80,12 @@ def main(argv=None) -> int:
                              ot_iters=3, query_prior_key=None,
                              support_bg_prior_key=None))
     neck.eval()
+    # the same neck with the log-domain OT path (mmfss.ot.sinkhorn), for comparison
+    log_neck = MODELS.build(dict(type='OTGraphNeck', channels=256, attn_channels=128,
+                                 num_iters=2, ot_iters=3, query_prior_key=None,
+                                 support_bg_prior_key=None, ot_domain='log'))
+    log_neck.load_state_dict(neck.state_dict())
+    log_neck.eval()
     with torch.no_grad():
         feats = backbone(images)
     grid = tuple(feats[2].shape[-2:])
@@ -78,18 +101,28 @@ def main(argv=None) -> int:
         t_backbone = timed(lambda: backbone(images), args.repeats)
         t_clip = timed(lambda: clip.clip.visual(clip_in), args.repeats)
         t_neck = timed(lambda: neck(episode()), args.repeats)
+        t_log = timed(lambda: log_neck(episode()), args.repeats)
+        flops = dict(backbone=count_flops(lambda: backbone(images)),
+                     clip=count_flops(lambda: clip.clip.visual(clip_in)),
+                     neck=count_flops(lambda: neck(episode())),
+                     log=count_flops(lambda: log_neck(episode())))
     n = grid[0] * grid[1]
     print(f'episode: 1 query + 1 support at {args.crop}x{args.crop}, node grid {grid} '
           f'(N = {n}), C = 256, d = 128, S = 3, T = 2; {torch.get_num_threads()} threads; '
           f'median of {args.repeats}')
-    print(f'{"":34s} {"forward s":>10s} {"vs backbone":>12s}')
-    for name, t in (('ResNet-50 backbone (d8), 2 images', t_backbone),
-                    ('CLIP ViT-B/16 encoder, 2 images', t_clip),
-                    ('OTGraphNeck', t_neck)):
-        print(f'{name:34s} {t:10.3f} {100 * t / t_backbone:11.1f}%')
+    print(f'{"":34s} {"forward s":>10s} {"vs backbone":>12s} {"GFLOP":>8s} '
+          f'{"vs backbone":>12s} {"GFLOP/s":>8s}')
+    for name, t, key in (('ResNet-50 backbone (d8), 2 images', t_backbone, 'backbone'),
+                         ('CLIP ViT-B/16 encoder, 2 images', t_clip, 'clip'),
+                         ('OTGraphNeck (kernel-domain OT)', t_neck, 'neck'),
+                         ('OTGraphNeck (log-domain OT)', t_log, 'log')):
+        f = flops[key]
+        print(f'{name:34s} {t:10.3f} {100 * t / t_backbone:11.1f}% {f / 1e9:8.1f} '
+              f'{100 * f / flops["backbone"]:11.1f}% {f / 1e9 / t:8.1f}')
     ratio = t_neck / t_backbone
     print(f'OTGraphNeck / backbone = {100 * ratio:.1f}% (target <= 15%): '
-          f'{"met" if ratio <= 0.15 else "NOT met"}')
+          f'{"met" if ratio <= 0.15 else "NOT met"}; FLOP ratio (the time ratio at equal '
+          f'efficiency) {100 * flops["neck"] / flops["backbone"]:.1f}%')
     return 0
 
 

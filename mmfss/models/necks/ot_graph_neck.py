@@ -11,7 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
-from mmfss.ot import sinkhorn
+from mmfss.ot import KERNEL_MIN_EPS_PER_COST, kernel_sinkhorn_scalings, sinkhorn
 from ..utils import (EpisodeFeatures, foreground_weights, masked_average_pooling,
                      resize_concat, shared_forward)
 
@@ -82,14 +82,31 @@ class DualBranchGraphLayer(nn.Module):
         eps (float): Sinkhorn regularisation; num_iters (int): Sinkhorn iterations.
         normalize_nodes (bool): L2-normalise the nodes inside the cost (costs in [0, 4]).
         compile (bool | str): Passed to :func:`mmfss.ot.sinkhorn`.
+        ot_domain (str): ``'log'``: :func:`mmfss.ot.sinkhorn` (log domain, one plan per
+            problem); ``'kernel'``: :func:`mmfss.ot.kernel_sinkhorn_scalings` (the same
+            iterations on ``K = exp(-C / eps)``, computed once for both problems, messages
+            as products with K, no plan formed), valid when the costs are bounded, i.e.
+            ``normalize_nodes`` and ``eps >= 4 / 80``; ``'auto'`` (default): kernel when
+            valid, else log.
     """
+
+    OT_DOMAINS = ('auto', 'log', 'kernel')
 
     def __init__(self, channels: int, attn_channels: int = 128, use_ot: bool = True,
                  use_sqa: bool = True, eps: float = 0.1, num_iters: int = 3,
-                 normalize_nodes: bool = True, compile: Union[bool, str] = 'auto') -> None:
+                 normalize_nodes: bool = True, compile: Union[bool, str] = 'auto',
+                 ot_domain: str = 'auto') -> None:
         super().__init__()
         if not (use_ot or use_sqa):
             raise ValueError('at least one of use_ot and use_sqa must be on')
+        if ot_domain not in self.OT_DOMAINS:
+            raise ValueError(f'ot_domain must be one of {self.OT_DOMAINS}, got {ot_domain!r}')
+        kernel_ok = normalize_nodes and eps >= 4 * KERNEL_MIN_EPS_PER_COST
+        if ot_domain == 'kernel' and not kernel_ok:
+            raise ValueError("ot_domain='kernel' needs normalize_nodes=True and eps >= 0.05 "
+                             f'(bounded costs); got normalize_nodes={normalize_nodes}, '
+                             f'eps={eps}')
+        self.use_kernel = kernel_ok if ot_domain == 'auto' else ot_domain == 'kernel'
         self.use_ot, self.use_sqa = use_ot, use_sqa
         self.eps, self.num_iters = eps, num_iters
         self.normalize_nodes = normalize_nodes
@@ -108,6 +125,8 @@ class DualBranchGraphLayer(nn.Module):
         matrix and solved in one batched call. Returns one [B, C, Nq] message per mass
         vector; a mass vector that sums to 0 (empty mask) gives a zero message.
         """
+        if self.use_kernel:
+            return self._kernel_transport(query, support, masses)
         bsz, nq = query.shape[0], query.shape[-1]
         mass = torch.cat(masses)  # [M*B, Ns]
         total = mass.sum(dim=1, keepdim=True)
@@ -126,6 +145,31 @@ class DualBranchGraphLayer(nn.Module):
                             .transpose(1, 2))
         message = message * (nq * (~empty).to(message.dtype))[:, :, None]
         return list(message.split(bsz))
+
+    def _kernel_transport(self, query: Tensor, support: Tensor,
+                          masses: Sequence[Tensor]) -> List[Tensor]:
+        """:meth:`transport` in the kernel domain (unit-norm nodes, costs in [0, 4])."""
+        bsz, c, nq = query.shape
+        dtype = torch.float64 if query.dtype == torch.float64 else torch.float32
+        with torch.autocast(query.device.type, enabled=False):
+            q = F.normalize(query.to(dtype), dim=1)
+            s = F.normalize(support.to(dtype), dim=1)
+            mass = torch.stack([m.to(dtype) for m in masses], dim=-1)  # [B, Ns, P]
+            total = mass.sum(dim=1, keepdim=True)
+            empty = total <= 0
+            b = torch.where(empty, torch.full_like(mass, 1.0 / mass.shape[1]),
+                            mass / total.clamp_min(1e-12))
+            a = q.new_full((bsz, nq, len(masses)), 1.0 / nq)
+            # K = exp(-C / eps) with C = 2 - 2 q^T s: one product, one exp, both problems
+            kernel = torch.baddbmm(q.new_full((1, 1, 1), -2.0 / self.eps), q.transpose(1, 2),
+                                   s, alpha=2.0 / self.eps).exp_()
+            u, v = kernel_sinkhorn_scalings(kernel, a, b, self.num_iters)
+            # rows of each plan sum to 1/Nq, so the barycentric message is Nq * T s^T
+            # = Nq * u * (K (v * s^T)): one product with K for all problems
+            weighted = v[:, :, None, :] * support.to(dtype).transpose(1, 2)[..., None]
+            out = torch.bmm(kernel, weighted.flatten(2)).view(bsz, nq, c, len(masses))
+            out = out * (nq * u[:, :, None, :]) * (~empty)[:, :, None, :].to(dtype)
+        return [out[..., i].transpose(1, 2).to(query.dtype) for i in range(len(masses))]
 
     def forward(self, query: Tensor, support: Tensor, obj_mass: Tensor,
                 bg_mass: Tensor) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
@@ -184,6 +228,8 @@ class OTGraphNeck(BaseModule):
         norm_cfg (dict): Norm of the projection.
         align_corners (bool): For resizing.
         compile (bool | str): Passed to :func:`mmfss.ot.sinkhorn`.
+        ot_domain (str): ``'auto'``, ``'log'`` or ``'kernel'``; see
+            :class:`DualBranchGraphLayer`.
     """
 
     def __init__(self,
@@ -206,6 +252,7 @@ class OTGraphNeck(BaseModule):
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
                  align_corners: bool = False,
                  compile: Union[bool, str] = 'auto',
+                 ot_domain: str = 'auto',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(in_channels) != len(in_index):
@@ -222,7 +269,8 @@ class OTGraphNeck(BaseModule):
                                  act_cfg=dict(type='ReLU'))
         self.layers = nn.ModuleList([
             DualBranchGraphLayer(channels, attn_channels, use_ot, use_sqa, ot_eps, ot_iters,
-                                 normalize_nodes, compile) for _ in range(num_iters)
+                                 normalize_nodes, compile, ot_domain)
+            for _ in range(num_iters)
         ])
         self.loss_contrast = MODELS.build(loss_contrast) if loss_contrast else None
         self.loss_support = MODELS.build(loss_support) if loss_support else None

@@ -20,7 +20,9 @@ def resize_concat(levels: List[Tensor], in_index: Sequence[int],
         Tensor: [N, sum C_l, h, w].
     """
     x = [levels[i] for i in in_index]
+    size = x[0].shape[-2:]
+    # a level already at the size is used as is (interpolating it would only copy it)
     return torch.cat([x[0]] + [
-        resize(t, size=x[0].shape[-2:], mode='bilinear', align_corners=align_corners)
-        for t in x[1:]
+        t if t.shape[-2:] == size else
+        resize(t, size=size, mode='bilinear', align_corners=align_corners) for t in x[1:]
     ], dim=1)

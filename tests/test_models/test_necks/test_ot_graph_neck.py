@@ -77,6 +77,33 @@ class TestOTGraphNeck:
         # batching the problems changes nothing
         torch.testing.assert_close(layer.transport(query, support, obj_mass)[0], m_obj)
 
+    def test_kernel_and_log_domain_messages_agree(self):
+        torch.manual_seed(0)
+        query, support = torch.randn(2, 8, 30, dtype=torch.float64), torch.randn(
+            2, 8, 24, dtype=torch.float64)
+        obj = (torch.rand(2, 24) > 0.5).double()
+        obj[1] = 0  # an empty support mask: zero message
+        bg = 1 - obj
+        kernel = DualBranchGraphLayer(8, 4, eps=0.1, num_iters=3, ot_domain='auto')
+        log = DualBranchGraphLayer(8, 4, eps=0.1, num_iters=3, ot_domain='log', compile=False)
+        assert kernel.use_kernel and not log.use_kernel
+        for got, expected in zip(kernel.transport(query, support, obj, bg),
+                                 log.transport(query, support, obj, bg)):
+            # (the log path keeps its uniform query masses in float32)
+            torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+        assert (kernel.transport(query, support, obj)[0][1] == 0).all()
+        # gradients reach the nodes through the kernel iterations
+        q = query.clone().requires_grad_()
+        sum(m.sum() for m in kernel.transport(q, support, obj, bg)).backward()
+        assert torch.isfinite(q.grad).all() and q.grad.abs().sum() > 0
+        # auto falls back to the log domain where the kernel could underflow
+        assert not DualBranchGraphLayer(8, 4, eps=0.01).use_kernel
+        assert not DualBranchGraphLayer(8, 4, normalize_nodes=False).use_kernel
+        with pytest.raises(ValueError, match='normalize_nodes=True and eps >= 0.05'):
+            DualBranchGraphLayer(8, 4, eps=0.01, ot_domain='kernel')
+        with pytest.raises(ValueError, match='ot_domain must be'):
+            DualBranchGraphLayer(8, 4, ot_domain='exp')
+
     def test_k_shots_pooled_and_missing_prior(self):
         neck = _neck().eval()
         feats = _feats(k=3)
