@@ -38,8 +38,10 @@ def test_constraints_like_pot_entropic_partial(bsz, n, m, frac, seed):
     for i in range(bsz):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
+            # (POT checks m <= min of its own sums: rounding must not push m above them)
+            pot_mass = min(float(mass[i]), a[i].numpy().sum(), b[i].numpy().sum())
             ref = ot.partial.entropic_partial_wasserstein(
-                a[i].numpy(), b[i].numpy(), cost[i].numpy(), 0.05, m=float(mass[i]),
+                a[i].numpy(), b[i].numpy(), cost[i].numpy(), 0.05, m=pot_mass,
                 method='sinkhorn_log', numItermax=500)
         for p, tol in zip((plan[i].numpy(), ref), tols):
             assert p.sum() == pytest.approx(float(mass[i]), abs=tol)
@@ -129,3 +131,41 @@ def test_errors():
         partial_ot(cost, torch.tensor([[0.5, -0.1, 0.6]] * 2), None, 0.1)
     with pytest.raises(ValueError, match=r'shape \[B, N, M\]'):
         partial_ot(torch.rand(3, 4), None, None, 0.1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(bsz=st.integers(1, 3), n=st.integers(2, 10), m=st.integers(1, 10),
+       frac=st.floats(0.0, 1.0), eps=st.floats(0.03, 1.0), num_iters=st.integers(1, 30),
+       seed=st.integers(0, 2**16))
+def test_kernel_and_log_domains_agree(bsz, n, m, frac, eps, num_iters, seed):
+    """Same iterates in both domains: plans and gradients (float64), zero masses included."""
+    rng = np.random.default_rng(seed)
+    cost = torch.from_numpy(rng.uniform(0, 2, size=(bsz, n, m)))
+    a = torch.from_numpy(rng.uniform(0, 1, size=(bsz, n)))
+    a[:, 0] = 0.0  # a zero-mass supplier
+    b = torch.from_numpy(rng.uniform(0.1, 1, size=(bsz, m)))
+    mass = frac * torch.minimum(a.sum(1), b.sum(1))
+    weights = torch.from_numpy(rng.normal(size=(bsz, n, m)))
+    plans, grads = [], []
+    for domain in ('kernel', 'log'):
+        c = cost.clone().requires_grad_()
+        plan = partial_ot(c, a, b, mass, eps, num_iters, compile=False, domain=domain)
+        (plan * weights).sum().backward()
+        plans.append(plan.detach())
+        grads.append(c.grad)
+    torch.testing.assert_close(plans[0], plans[1], rtol=1e-8, atol=1e-12)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-7, atol=1e-10)
+
+
+def test_domain_selection():
+    from mmfss.ot.partial_ot import use_kernel_domain
+    cost = torch.rand(1, 3, 3) * 2
+    assert use_kernel_domain('auto', cost, 0.05)  # 2 / 0.05 = 40 <= 80
+    assert not use_kernel_domain('auto', cost + 10, 0.05)  # exp(-240) underflows in fp32
+    assert use_kernel_domain('auto', (cost + 10).double(), 0.05)  # not in float64
+    assert not use_kernel_domain('log', cost, 0.05) and use_kernel_domain('kernel', cost, 1e-3)
+    with pytest.raises(ValueError, match='domain must be one of'):
+        partial_ot(cost, None, None, 0.5, domain='exp')
+    # small eps: auto takes the log domain, whose plan stays finite
+    plan = partial_ot(cost, None, None, 0.5, eps=1e-3, num_iters=20)
+    assert torch.isfinite(plan).all()
