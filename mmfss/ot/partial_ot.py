@@ -68,8 +68,10 @@ def partial_ot(cost: Tensor,
     with mass ``sum(b) - mass`` and a dummy demander with mass ``sum(a) - mass`` are added,
     transport to and from the dummies costs 0, and dummy supplier -> dummy demander is
     forbidden (cost +inf, i.e. -inf in the log-domain kernel, not a large finite number).
-    Both sides then total ``sum(a) + sum(b) - mass`` and balanced log-domain Sinkhorn
-    (:func:`~mmfss.ot.sinkhorn`'s iteration and memory-lean backward) solves it. The real
+    Both sides then total ``sum(a) + sum(b) - mass`` and balanced Sinkhorn solves it:
+    :func:`~mmfss.ot.sinkhorn`'s iteration in the log domain or, for bounded costs, the
+    same iterates in the kernel domain (``domain``), both with a memory-lean exact
+    backward. The real
     block of the plan has total ``mass`` (up to the iterations' convergence), row sums
     ``<= a`` and column sums ``<= b``; for ``mass = 0`` it is exactly zero.
 
