@@ -14,6 +14,7 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 from rich.progress import track
 
+from mmfss.datasets.transforms.formatting import image_to_tensor
 from mmfss.models.utils import SupportEncoding
 from mmfss.utils import save_png, trust_checkpoint
 from mmfss.visualization import episode_panel, overlay_mask, way_palette
@@ -215,8 +216,7 @@ class FewShotInferencer(BaseInferencer):
             results = self.support_pipeline(
                 dict(img=img, img_path=path, img_shape=img.shape[:2], ori_shape=img.shape[:2],
                      gt_seg_map=mask, seg_fields=['gt_seg_map']))
-            images.append(torch.from_numpy(
-                np.ascontiguousarray(results['img'].transpose(2, 0, 1))))
+            images.append(image_to_tensor(results['img']))
             masks.append(torch.from_numpy(results['gt_seg_map'].astype(np.int64)))
             rgb.append(mmcv.bgr2rgb(img))
             binary.append(mask)
@@ -258,7 +258,7 @@ class FewShotInferencer(BaseInferencer):
         flat_imgs = [i for imgs, _, _, _ in loaded for i in imgs]
         flat_masks = [m for _, masks, _, _ in loaded for m in masks]
         pre = self.model.data_preprocessor
-        size = pre._target_size([i.shape[-2:] for i in flat_imgs])
+        size = pre.target_size([i.shape[-2:] for i in flat_imgs])
         padded = [pre.pad_supports(i[None], m[None], size) for i, m in zip(flat_imgs, flat_masks)]
         device = next(self.model.parameters()).device
         support = torch.cat([p[0] for p in padded]).to(device)
@@ -302,8 +302,7 @@ class FewShotInferencer(BaseInferencer):
             img, path = self._load_image(query, f'query {name}')
             results = self.query_pipeline(dict(img=img, img_path=path, img_shape=img.shape[:2],
                                                ori_shape=img.shape[:2]))
-            tensors.append(torch.from_numpy(
-                np.ascontiguousarray(results['img'].transpose(2, 0, 1))))
+            tensors.append(image_to_tensor(results['img']))
             sample = SegDataSample()
             sample.set_metainfo(dict(img_path=path, ori_shape=img.shape[:2],
                                      img_shape=results['img'].shape[:2]))

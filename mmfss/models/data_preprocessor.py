@@ -42,7 +42,9 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
             img = (img - self.mean) / self.std
         return img
 
-    def _target_size(self, shapes: List[Sequence[int]]) -> List[int]:
+    def target_size(self, shapes: List[Sequence[int]]) -> List[int]:
+        """(H, W) that images of ``shapes`` are padded to: their maximum, at least
+        ``size``, rounded up to ``size_divisor``."""
         h = max(s[0] for s in shapes)
         w = max(s[1] for s in shapes)
         if self.size is not None:
@@ -81,7 +83,7 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
                              f'got {sorted(shots)}')
         query, data_samples = self.batch_queries([x['query'] for x in inputs], data_samples)
         supports, masks = [], []
-        size = self._target_size([x['support'].shape[-2:] for x in inputs])
+        size = self.target_size([x['support'].shape[-2:] for x in inputs])
         for x, sample in zip(inputs, data_samples):
             mask = sample.support_masks.data
             if mask.shape[-2:] != x['support'].shape[-2:] or mask.shape[0] != x['support'].shape[0]:
@@ -125,7 +127,7 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
             tuple[Tensor, Tensor]: [S, 3, H', W'] float images and [S, H', W'] int64 masks,
             padded with ``pad_val`` / ``seg_pad_val``.
         """
-        h, w = size if size is not None else self._target_size([support.shape[-2:]])
+        h, w = size if size is not None else self.target_size([support.shape[-2:]])
         pad = (0, w - support.shape[-1], 0, h - support.shape[-2])
         return (F.pad(self._normalize(support), pad, value=self.pad_val),
                 F.pad(masks.long(), pad, value=self.seg_pad_val))

@@ -65,4 +65,6 @@ def test_hook_writes_one_panel_per_episode(visualizer, tmp_path, ways):
     assert panel.shape[0] == 64 + 40
     assert panel.shape[1] == tiles * 64 + 2 * 85 + 4 * (tiles + 1)
     hook._after_iter(SimpleNamespace(iter=0), 0, {}, [sample], mode='train')  # not drawn
+    with pytest.raises(ValueError, match='tile_height'):
+        HOOKS.build(dict(type='FewShotVisualizationHook', tile_height=0))
     assert len(glob.glob(str(tmp_path / '**' / '*.png'), recursive=True)) == 1

@@ -7,10 +7,11 @@ from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
-__all__ = ['PackEpisodeInputs']
+__all__ = ['PackEpisodeInputs', 'image_to_tensor']
 
 
-def _image_to_tensor(img: np.ndarray) -> torch.Tensor:
+def image_to_tensor(img: np.ndarray) -> torch.Tensor:
+    """[H, W, C] (or [H, W]) array -> [C, H, W] tensor (the layout the models take)."""
     if img.ndim == 2:
         img = img[..., None]
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
@@ -60,7 +61,7 @@ class PackEpisodeInputs(BaseTransform):
             if img.shape[:2] != mask.shape[:2]:
                 raise ValueError(f'support {s.get("img_path")}: image {img.shape[:2]} and mask '
                                  f'{mask.shape[:2]} sizes differ after the transforms')
-            tensor = _image_to_tensor(img)
+            tensor = image_to_tensor(img)
             imgs[i, :, :img.shape[0], :img.shape[1]] = tensor.to(torch.uint8)
             masks[i, :img.shape[0], :img.shape[1]] = torch.from_numpy(mask.astype(np.int64))
         return imgs, masks
@@ -68,7 +69,7 @@ class PackEpisodeInputs(BaseTransform):
     def transform(self, results: dict) -> dict:
         query = results['query']
         support_imgs, support_masks = self._pack_supports(results['supports'])
-        inputs = dict(query=_image_to_tensor(query['img']), support=support_imgs)
+        inputs = dict(query=image_to_tensor(query['img']), support=support_imgs)
         data_sample = SegDataSample()
         if 'gt_seg_map' in query:
             data_sample.gt_sem_seg = PixelData(

@@ -30,6 +30,8 @@ class FewShotVisualizationHook(SegVisualizationHook):
 
     def __init__(self, *args, tile_height: int = 256, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if not (isinstance(tile_height, int) and tile_height >= 16):
+            raise ValueError(f'tile_height must be an int >= 16, got {tile_height!r}')
         self.tile_height = tile_height
 
     def _read_rgb(self, path: str) -> np.ndarray:

@@ -70,6 +70,8 @@ class FewShotSegmentor(BaseSegmentor):
         if self.background_rule not in BACKGROUND_RULES:
             raise ValueError(f'test_cfg.background_rule must be one of {BACKGROUND_RULES}, '
                              f'got {self.background_rule!r}')
+        if not 0 < self.fg_threshold < 1:
+            raise ValueError(f'test_cfg.fg_threshold must be in (0, 1), got {self.fg_threshold}')
         if freeze_backbone:
             self.backbone.eval()
             for p in self.backbone.parameters():

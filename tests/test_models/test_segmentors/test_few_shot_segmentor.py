@@ -241,3 +241,5 @@ class TestSupportReuseAndWays:
             model.predict_with_support(torch.zeros(2, 3, 32, 32), encoding)
         with pytest.raises(ValueError, match='background_rule'):
             MODELS.build(_model_cfg(test_cfg=dict(mode='whole', background_rule='max')))
+        with pytest.raises(ValueError, match='fg_threshold'):
+            MODELS.build(_model_cfg(test_cfg=dict(mode='whole', fg_threshold=1.5)))
