@@ -4,7 +4,7 @@ import numpy as np
 import ot
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mmfss.ot import augmented_problem, log_sinkhorn_plan, partial_ot
@@ -22,6 +22,7 @@ def _problem(rng, bsz, n, m):
 @settings(max_examples=25, deadline=None)
 @given(bsz=st.integers(1, 3), n=st.integers(1, 10), m=st.integers(1, 10),
        frac=st.floats(0.05, 1.0), seed=st.integers(0, 2**16))
+@example(bsz=3, n=3, m=3, frac=0.8125, seed=3)  # POT's plan converges slowly here
 def test_constraints_like_pot_entropic_partial(bsz, n, m, frac, seed):
     rng = np.random.default_rng(seed)
     cost, a, b = _problem(rng, bsz, n, m)
@@ -32,8 +33,9 @@ def test_constraints_like_pot_entropic_partial(bsz, n, m, frac, seed):
     # the last update of the augmented problem is the row update: rows hold exactly
     assert (plan.sum(2) <= a + 1e-12).all()
     # ours within 1e-4 after 500 iterations; POT's entropic partial solver (iterative Bregman
-    # projections) converges more slowly on some draws, so its own plan gets 1e-3
-    tols = (1e-4, 1e-3)
+    # projections) converges more slowly on some draws (a column 1.3e-3 over its mass after
+    # 500 iterations was seen), so its own plan gets 1e-2
+    tols = (1e-4, 1e-2)
     # the constraints POT's entropic partial solver satisfies, with the same mass
     for i in range(bsz):
         with warnings.catch_warnings():
