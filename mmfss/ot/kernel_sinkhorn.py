@@ -25,8 +25,8 @@ from torch import Tensor
 
 __all__ = ['kernel_sinkhorn_scalings', 'kernel_sinkhorn_plan', 'KERNEL_MIN_EPS_PER_COST']
 
-# elements of the temporary low-rank block of backward (4 MB in float32: reused by malloc)
-_BLOCK_ELEMENTS = 1 << 20
+# bytes of one row block of the [B, N, M] passes (stays in cache between two products)
+_BLOCK_BYTES = 4 << 20
 # smallest eps / max cost for which exp(-C / eps) stays a normal float32 (exp(-80) ~ 1.8e-35)
 KERNEL_MIN_EPS_PER_COST = 1.0 / 80.0
 
@@ -62,91 +62,178 @@ def kernel_sinkhorn_scalings(kernel: Tensor, a: Tensor, b: Tensor,
 
 
 # --------------------------------------------------------------------------- plan + backward
-def _kv(kernel: Tensor, x: Tensor) -> Tensor:
-    """``K x`` [B, N] for K [B, N, M], x [B, M] (matrix-vector products per batch element:
-    BLAS gemv streams K once, several times faster than a batched matrix product here)."""
-    return torch.stack([torch.mv(k, v) for k, v in zip(kernel, x)])
+def _row_blocks(bsz: int, n: int, m: int, itemsize: int) -> list:
+    """Row slices of a [B, N, M] tensor whose blocks ([B, rows, M]) take about
+    ``_BLOCK_BYTES``: a block read for one product is still in cache for the next."""
+    rows = max(1, _BLOCK_BYTES // max(1, bsz * m * itemsize))
+    return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
 
 
-def _ktx(kernel: Tensor, x: Tensor) -> Tensor:
-    """``K^T x`` [B, M] for x [B, N], as the row-vector product ``x^T K`` (streams K once)."""
-    return torch.bmm(x[:, None, :], kernel)[:, 0]
+def _rowvec_times(x: Tensor, mat: Tensor) -> Tensor:
+    """``x^T mat`` [B, M] for x [B, R] and mat [B, R, M] (a row-vector product streams
+    ``mat`` once; ``mat v`` is taken as ``v^T mat^T``, faster on CPU than a batched
+    column product)."""
+    return torch.bmm(x[:, None, :], mat)[:, 0]
+
+
+class _Dummies:
+    """CMNet's dummy supplier (last row) and demander (last column) of the augmented
+    kernel, kept implicit: K = 1 to and from them and 0 for the dummy-dummy pair, so
+    ``K_aug [x; x_d] = [K x + x_d; sum(x)]`` and likewise for ``K_aug^T``. Without
+    ``augment`` the vectors are the real ones and nothing is added."""
+
+    def __init__(self, augment: bool, n: int, m: int):
+        self.augment, self.n, self.m = augment, n, m
+
+    def rows(self, x: Tensor) -> Tensor:
+        return x[:, :self.n]
+
+    def cols(self, x: Tensor) -> Tensor:
+        return x[:, :self.m]
+
+    def finish(self, real_part: Tensor, x_real: Tensor, x_dummy: Optional[Tensor]) -> Tensor:
+        """``[real_part + x_dummy, sum(x_real)]`` (or ``real_part`` without dummies)."""
+        if not self.augment:
+            return real_part
+        return torch.cat([real_part + x_dummy[:, None], x_real.sum(1, keepdim=True)], 1)
 
 
 class _KernelSinkhorn(torch.autograd.Function):
     """Plan of the unrolled kernel-domain Sinkhorn on ``K = exp(scale * C)``; gradient
     w.r.t. C.
 
-    With ``augment``, K gets CMNet's dummy row and column (K = 1 to and from the dummies,
-    K = 0 for the forbidden dummy-dummy pair) and the plan returned is the real block. Every
-    [B, N, M] tensor is allocated once (K, the plan; in backward G * T, which becomes the gradient) and
-    the other passes work in place (backward adds the low-rank term by row blocks): on CPU,
-    allocating and first touching a large tensor costs several elementwise passes.
+    With ``augment``, CMNet's dummy row and column are added implicitly (see
+    :class:`_Dummies`) and the plan is the real block. Memory traffic is what costs on
+    CPU, so every pass goes over K in row blocks that stay in cache between the products
+    that need them: the row update ``s = K v, u = a / s`` of one block and the next
+    column product ``K^T u`` are one pass over K (one per iteration instead of two), the
+    exponential and the first column sums are one pass, and the plan is written in the
+    last iteration's pass. Only two [B, N, M] tensors are allocated (K and the plan;
+    first touching fresh memory costs several passes on CPU): backward writes the
+    gradient into K's buffer once it has no further use for K (a second backward through
+    the same graph, e.g. ``retain_graph=True``, rebuilds K from the saved cost).
 
     Backward is the exact gradient of the L unrolled iterations from saved vectors: each
     iteration contributes two rank-one terms to dK (``ds_k v_k^T`` and ``u_{k-1} dr_k^T``),
-    gathered into one low-rank product at the end, so the N x M work of backward is two
-    matrix-vector products per iteration plus a few elementwise passes, and its memory a
-    few N x M tensors whatever the number of iterations.
+    gathered into one low-rank product at the end, and its passes are fused in the same
+    way (``K dr`` of a block, then ``K^T ds``), so its N x M work is one pass per
+    iteration plus two over the incoming gradient, and its memory that of the incoming
+    gradient whatever the number of iterations.
     """
 
     @staticmethod
     def forward(ctx, cost: Tensor, scale: float, a: Tensor, b: Tensor, num_iters: int,
                 augment: bool, keep: Tensor) -> Tensor:
         bsz, n, m = cost.shape
-        if augment:
-            kernel = cost.new_empty((bsz, n + 1, m + 1))
-            torch.mul(cost, scale, out=kernel[:, :n, :m]).exp_()
-            kernel[:, n, :] = 1.0
-            kernel[:, :, m] = 1.0
-            kernel[:, n, m] = 0.0  # forbidden: exp(-inf)
-        else:
-            kernel = torch.mul(cost, scale).exp_()
+        dummies = _Dummies(augment, n, m)
+        blocks = _row_blocks(bsz, n, m, cost.element_size())
+        kernel = torch.empty_like(cost, memory_format=torch.contiguous_format)
+        plan = torch.empty_like(kernel)
+        col_sums = cost.new_zeros(bsz, m)
+        for blk in blocks:  # K = exp(scale * C) and r_1 = K^T 1, one pass
+            torch.mul(cost[:, blk], scale, out=kernel[:, blk]).exp_()
+            col_sums += kernel[:, blk].sum(1)
         us, vs, rs, ss = [torch.ones_like(a)], [], [], []
-        for _ in range(num_iters):
-            rs.append(_ktx(kernel, us[-1]))
+        rs.append(dummies.finish(col_sums, dummies.rows(us[0]), us[0][:, n:].sum(1)))
+        for k in range(num_iters):
+            last = k == num_iters - 1
             vs.append(b / rs[-1])
-            ss.append(_kv(kernel, vs[-1]))
-            us.append(a / ss[-1])
-        u_out = us[-1][:, :n] * keep[:, None]
-        plan = torch.mul(kernel[:, :n, :m], u_out[:, :, None]).mul_(vs[-1][:, None, :m])
-        ctx.save_for_backward(kernel, plan, torch.stack(us), torch.stack(vs),
-                              torch.stack(rs), torch.stack(ss))
-        ctx.scale = scale
+            v_real = dummies.cols(vs[-1])
+            v_dummy = vs[-1][:, m] if augment else None
+            s_real, u_real = a.new_empty(bsz, n), a.new_empty(bsz, n)
+            col_sums = cost.new_zeros(bsz, m)  # not reused: r_k may be this very tensor
+            for blk in blocks:
+                kb = kernel[:, blk]
+                s_blk = _rowvec_times(v_real, kb.mT)
+                if augment:
+                    s_blk += v_dummy[:, None]
+                s_real[:, blk] = s_blk
+                u_blk = torch.div(a[:, blk], s_blk, out=u_real[:, blk])
+                if last:  # plan = u K v of this block, written while it is in cache
+                    torch.mul(kb, (u_blk * keep[:, None])[:, :, None],
+                              out=plan[:, blk]).mul_(v_real[:, None, :])
+                else:  # next column product K^T u from the same block
+                    col_sums[:, None].baddbmm_(u_blk[:, None, :], kb)
+            if augment:
+                s_dummy = v_real.sum(1)
+                ss.append(torch.cat([s_real, s_dummy[:, None]], 1))
+                us.append(torch.cat([u_real, (a[:, n] / s_dummy)[:, None]], 1))
+            else:
+                ss.append(s_real)
+                us.append(u_real)
+            if not last:
+                rs.append(dummies.finish(col_sums, u_real, us[-1][:, n:].sum(1)))
+        # K is kept on ctx (not saved) because backward turns its buffer into the gradient;
+        # the cost is saved to rebuild K should the graph be backpropagated through again
+        ctx.save_for_backward(cost, keep, torch.stack(us), torch.stack(vs), torch.stack(rs),
+                              torch.stack(ss))
+        ctx.kernel, ctx.scale, ctx.augment = kernel, scale, augment
         return plan
 
     @staticmethod
     def backward(ctx, grad_plan: Tensor):
-        kernel, plan, us, vs, rs, ss = ctx.saved_tensors
-        n, m = plan.shape[1:]
+        cost, keep, us, vs, rs, ss = ctx.saved_tensors
+        kernel, ctx.kernel = ctx.kernel, None
+        if kernel is None:  # a second backward (retain_graph=True): rebuild K
+            kernel = torch.mul(cost, ctx.scale).exp_()
+        bsz, n, m = kernel.shape
+        augment = ctx.augment
+        dummies = _Dummies(augment, n, m)
+        blocks = _row_blocks(bsz, n, m, kernel.element_size())
+        grad = grad_plan.to(kernel.dtype)
         num_iters = vs.shape[0]
-        gt = grad_plan.to(plan.dtype) * plan  # dlogK of the direct term: G * T
-        u_last, v_last = us[-1][:, :n], vs[-1][:, :m]
-        du, dv = torch.zeros_like(us[-1]), torch.zeros_like(vs[-1])
-        # dT/du_i = sum_j G_ij K_ij v_j = (G * T)_i. / u_i (0 where u_i = 0: a_i = 0 there,
-        # so the u update passes no gradient on; likewise for v)
-        du[:, :n] = torch.where(u_last > 0, gt.sum(2) / torch.where(u_last > 0, u_last, 1), 0)
-        dv[:, :m] = torch.where(v_last > 0, gt.sum(1) / torch.where(v_last > 0, v_last, 1), 0)
-        left, right = [], []
+        u_fin = dummies.rows(us[-1]) * keep[:, None]  # the plan's row factors
+        v_fin = dummies.cols(vs[-1])
+        keep_fin = keep[:, None]
+        lefts, rights = [], []
+
+        def row_pass(k: int, dr_real: Optional[Tensor], dr_dummy: Optional[Tensor]):
+            """One pass over K: ``du = K_aug dr`` (from the plan's gradient when ``dr`` is
+            None), ``ds_k = -du u_{k+1} / s_k`` and ``dv_k = K_aug^T ds_k`` (+ the plan's
+            direct term). Returns ds_k [B, N(+1)] and dv_k [B, M(+1)]."""
+            ds_real = kernel.new_empty(bsz, n)
+            col_sums = kernel.new_zeros(bsz, m)
+            for blk in blocks:
+                kb = kernel[:, blk]
+                if dr_real is None:  # dT/du and dT/dv: sums of G * K weighted by v, u
+                    gk = grad[:, blk] * kb
+                    du_blk = _rowvec_times(v_fin, gk.mT) * keep_fin
+                    col_sums[:, None].baddbmm_(u_fin[:, None, blk], gk)
+                else:
+                    du_blk = _rowvec_times(dr_real, kb.mT)
+                    if augment:
+                        du_blk += dr_dummy[:, None]
+                ds_blk = torch.mul(du_blk, us[k + 1][:, blk], out=ds_real[:, blk])
+                ds_blk.div_(ss[k][:, blk]).neg_()
+                col_sums[:, None].baddbmm_(ds_blk[:, None, :], kb)
+            if not augment:
+                return ds_real, col_sums
+            # the dummy row's u gets no gradient from the plan, only through K_aug dr
+            if dr_real is None:
+                ds_dummy = torch.zeros_like(ss[k][:, n])
+            else:
+                ds_dummy = -dr_real.sum(1) * us[k + 1][:, n] / ss[k][:, n]
+            ds = torch.cat([ds_real, ds_dummy[:, None]], 1)
+            return ds, dummies.finish(col_sums, ds_real, ds_dummy)
+
+        ds, dv = row_pass(num_iters - 1, None, None)
         for k in range(num_iters - 1, -1, -1):
-            ds = -du * us[k + 1] / ss[k]  # u_k = a / s_k, s_k = K v_k
-            dv = dv + _ktx(kernel, ds)
-            left.append(ds)
-            right.append(vs[k])
+            lefts.append(ds)
+            rights.append(vs[k])
             dr = -dv * vs[k] / rs[k]  # v_k = b / r_k, r_k = K^T u_{k-1}
-            du = _kv(kernel, dr)
-            left.append(us[k])
-            right.append(dr)
-            dv = torch.zeros_like(dv)  # v_{k-1} only feeds u_{k-1}
-        # dC = scale * (G * T + K * sum of the rank-one dK terms), real block only (the
-        # dummies do not depend on C), accumulated into gt by row blocks so that the
-        # low-rank product never needs a second [B, N, M] buffer
-        left, right = torch.stack(left, 2)[:, :n], torch.stack(right, 1)[:, :, :m]
-        rows = max(1, _BLOCK_ELEMENTS // max(1, gt.shape[0] * m))
-        for start in range(0, n, rows):
-            block = slice(start, min(start + rows, n))
-            gt[:, block].addcmul_(torch.bmm(left[:, block], right), kernel[:, block, :m])
-        return gt.mul_(ctx.scale), None, None, None, None, None, None
+            lefts.append(us[k])
+            rights.append(dr)
+            if k > 0:  # u_0 = 1 is a constant: K dr is not needed for k = 0
+                ds, dv = row_pass(k - 1, dummies.cols(dr), dr[:, m] if augment else None)
+        # dC = scale * K * (G * u v^T + sum of the rank-one dK terms), real block only (the
+        # dummies do not depend on C), written into K block by block
+        left = dummies.rows(torch.stack(lefts, 2))
+        right = torch.stack(rights, 1)[:, :, :m]
+        for blk in blocks:
+            acc = torch.mul(grad[:, blk], v_fin[:, None, :]).mul_(u_fin[:, blk, None])
+            acc.baddbmm_(left[:, blk], right).mul_(ctx.scale)
+            kernel[:, blk].mul_(acc)
+        return kernel, None, None, None, None, None, None
 
 
 def kernel_sinkhorn_plan(cost: Tensor, scale: float, a: Tensor, b: Tensor, num_iters: int,

@@ -51,7 +51,10 @@ def use_kernel_domain(domain: str, cost: Tensor, eps: float) -> bool:
     if domain != 'auto':
         return domain == 'kernel'
     limit = 700.0 if cost.dtype == torch.float64 else 1.0 / KERNEL_MIN_EPS_PER_COST
-    return cost.numel() > 0 and float(cost.detach().abs().max()) / eps <= limit
+    if cost.numel() == 0:
+        return False
+    low, high = torch.aminmax(cost.detach())  # max |C| without an N x M temporary
+    return max(-float(low), float(high)) / eps <= limit
 
 
 def partial_ot(cost: Tensor,

@@ -1,4 +1,5 @@
 import warnings
+from unittest import mock
 
 import numpy as np
 import ot
@@ -7,7 +8,7 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mmfss.ot import augmented_problem, log_sinkhorn_plan, partial_ot
+from mmfss.ot import augmented_problem, kernel_sinkhorn, log_sinkhorn_plan, partial_ot, sinkhorn
 
 
 def _problem(rng, bsz, n, m):
@@ -138,9 +139,11 @@ def test_errors():
 @settings(max_examples=20, deadline=None)
 @given(bsz=st.integers(1, 3), n=st.integers(2, 10), m=st.integers(1, 10),
        frac=st.floats(0.0, 1.0), eps=st.floats(0.03, 1.0), num_iters=st.integers(1, 30),
-       seed=st.integers(0, 2**16))
-def test_kernel_and_log_domains_agree(bsz, n, m, frac, eps, num_iters, seed):
-    """Same iterates in both domains: plans and gradients (float64), zero masses included."""
+       block_rows=st.sampled_from([None, 1, 3]), seed=st.integers(0, 2**16))
+@example(bsz=2, n=7, m=5, frac=0.5, eps=0.1, num_iters=4, block_rows=3, seed=0)
+def test_kernel_and_log_domains_agree(bsz, n, m, frac, eps, num_iters, block_rows, seed):
+    """Same iterates in both domains: plans and gradients (float64), zero masses included,
+    with the kernel domain's passes split into row blocks of ``block_rows`` rows."""
     rng = np.random.default_rng(seed)
     cost = torch.from_numpy(rng.uniform(0, 2, size=(bsz, n, m)))
     a = torch.from_numpy(rng.uniform(0, 1, size=(bsz, n)))
@@ -149,14 +152,39 @@ def test_kernel_and_log_domains_agree(bsz, n, m, frac, eps, num_iters, seed):
     mass = frac * torch.minimum(a.sum(1), b.sum(1))
     weights = torch.from_numpy(rng.normal(size=(bsz, n, m)))
     plans, grads = [], []
+    block_bytes = kernel_sinkhorn._BLOCK_BYTES if block_rows is None else block_rows * bsz * m * 8
     for domain in ('kernel', 'log'):
         c = cost.clone().requires_grad_()
-        plan = partial_ot(c, a, b, mass, eps, num_iters, compile=False, domain=domain)
-        (plan * weights).sum().backward()
+        with mock.patch.object(kernel_sinkhorn, '_BLOCK_BYTES', block_bytes):
+            plan = partial_ot(c, a, b, mass, eps, num_iters, compile=False, domain=domain)
+            (plan * weights).sum().backward()
         plans.append(plan.detach())
         grads.append(c.grad)
     torch.testing.assert_close(plans[0], plans[1], rtol=1e-8, atol=1e-12)
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-7, atol=1e-10)
+
+
+def test_kernel_domain_backward_twice_and_balanced():
+    """retain_graph: backward writes its gradient into K's buffer, a second backward rebuilds
+    K and gives the same gradient; without dummies the plan is mmfss.ot.sinkhorn's."""
+    torch.manual_seed(0)
+    cost = (torch.rand(2, 9, 7, dtype=torch.float64) * 2).requires_grad_()
+    weights = torch.randn(2, 9, 7, dtype=torch.float64)
+    plan = partial_ot(cost, None, None, 0.4, eps=0.1, num_iters=5, domain='kernel')
+    first, = torch.autograd.grad((plan * weights).sum(), cost, retain_graph=True)
+    second, = torch.autograd.grad((plan * weights).sum(), cost)
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+
+    a = torch.full((2, 9), 1 / 9, dtype=torch.float64)
+    b = torch.full((2, 7), 1 / 7, dtype=torch.float64)
+    with mock.patch.object(kernel_sinkhorn, '_BLOCK_BYTES', 2 * 2 * 7 * 8):  # 2-row blocks
+        plan = kernel_sinkhorn.kernel_sinkhorn_plan(cost, -1 / 0.1, a, b, 5)
+        grad, = torch.autograd.grad((plan * weights).sum(), cost)
+    c = cost.detach().requires_grad_()
+    expected = sinkhorn(c, a, b, eps=0.1, num_iters=5, compile=False)
+    expected_grad, = torch.autograd.grad((expected * weights).sum(), c)
+    torch.testing.assert_close(plan, expected, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-8, atol=1e-11)
 
 
 def test_domain_selection():

@@ -2,6 +2,7 @@
 
     python tools/analysis_tools/benchmark_ot.py [--sizes 900 3600] [--batches 1 8]
         [--iters 10] [--repeats 3] [--eps 0.05] [--dim 256] [--peer-timeout 900]
+        [--tables balanced partial memory compile] [--allocators default retain]
 
 Rows (same random 256-d features, squared-Euclidean cost scaled to [0, 2], same eps and
 iteration count, forward + backward of sum(plan * W)):
@@ -9,16 +10,21 @@ iteration count, forward + backward of sum(plan * W)):
 * ``mmfss.ot.sinkhorn`` vs POT's batched ``ot.batch.solve_batch(..., method='log_sinkhorn',
   tol=0, grad='autodiff')`` (same algorithm, fixed iterations, unrolled autograd);
 * ``mmfss.ot.partial_ot`` (batched) vs ``ot.partial.entropic_partial_wasserstein(...,
-  method='sinkhorn_log')`` (one pair per call, torch backend), compared per pair.
+  method='sinkhorn_log', stopThr=-1)`` (one pair per call, torch backend, exactly
+  ``--iters`` iterations, one leaf per pair), compared per pair.
 
 Each measurement runs in a fresh subprocess after one warm-up run (so ``torch.compile``'s
 one-off compilation is not timed): time is the median of ``--repeats`` runs, peak memory is
 the process's peak RSS growth during one forward + backward (CPU), or
 ``torch.cuda.max_memory_allocated`` on a GPU. A peer that fails (out of memory, time-out) is
-reported as such. The memory-bandwidth floor of one iteration is the bytes it must touch
+reported as such. ``--allocators default retain`` times each table twice, under glibc's
+default malloc and with freed memory kept in the process (both peers alike; see
+``ALLOCATORS``): large tensors are otherwise page-faulted in afresh on every allocation,
+which on a VM can cost more than the solver's own passes. The memory-bandwidth floor of one iteration is the bytes it must touch
 (two reads of the [B, N, M] float32 kernel) divided by the measured copy bandwidth.
 """
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -52,7 +58,7 @@ W = torch.randn(B, N, N, device=dev)
 mass = 0.5
 
 def run_once():
-    cost = cost0.clone().requires_grad_()
+    cost = cost0.clone().requires_grad_() if cfg['solver'] != 'pot.entropic_partial' else None
     if cfg['solver'].startswith('mmfss.sinkhorn'):
         from mmfss.ot import sinkhorn
         flag = dict(eager=False, compiled=True).get(cfg['solver'].split(':')[-1], 'auto')
@@ -69,13 +75,18 @@ def run_once():
         (plan * W).sum().backward()
     elif cfg['solver'] == 'pot.entropic_partial':
         import ot
-        a = torch.full((N, ), 1.0 / N, device=dev, dtype=cost.dtype)
+        a = torch.full((N, ), 1.0 / N, device=dev, dtype=cost0.dtype)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             for i in range(B):  # POT solves one pair per call
+                # one leaf per pair: backpropagating through cost[i] of a batch leaf would
+                # build and accumulate a [B, N, N] gradient per pair (B times the work)
+                cost_i = cost0[i].clone().requires_grad_()
+                # stopThr=-1: exactly L iterations (POT stops when its change in the log
+                # plan is <= stopThr, and in float32 that change can round to 0 after one)
                 plan = ot.partial.entropic_partial_wasserstein(
-                    a, a, cost[i], eps, m=torch.tensor(mass, dtype=cost.dtype, device=dev),
-                    method='sinkhorn_log', numItermax=L)
+                    a, a, cost_i, eps, m=torch.tensor(mass, dtype=cost_i.dtype, device=dev),
+                    method='sinkhorn_log', numItermax=L, stopThr=-1)
                 (plan * W[i]).sum().backward()
     if dev.type == 'cuda':
         torch.cuda.synchronize()
@@ -104,6 +115,14 @@ else:
 '''
 
 
+# glibc maps every allocation above 32 MB freshly and unmaps it on free, so each large
+# tensor is page-faulted in again (on this VM several passes' worth, and erratically).
+# 'retain' keeps freed memory in the process (what a caching allocator such as jemalloc or
+# tcmalloc, recommended by PyTorch's CPU tuning guide, does): heap only, never trimmed.
+ALLOCATORS = dict(default={},
+                  retain=dict(MALLOC_MMAP_MAX_='0', MALLOC_TRIM_THRESHOLD_=str(1 << 40)))
+
+
 def _child(cfg, timeout, env=None):
     try:
         proc = subprocess.run([sys.executable, '-c', CHILD, json.dumps(cfg)], env=env,
@@ -118,13 +137,14 @@ def _child(cfg, timeout, env=None):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(solver, args, size, batch, device, what=('time', 'memory')):
-    """Time (median, default allocator) and peak memory (separate process) of one solver."""
+def measure(solver, args, size, batch, device, what=('time', 'memory'), allocator='default'):
+    """Time (median, under ``allocator``) and peak memory (separate process) of one solver."""
     cfg = dict(solver=solver, size=size, batch=batch, dim=args.dim, iters=args.iters,
                eps=args.eps, repeats=args.repeats, device=device)
     out = {}
     if 'time' in what:
-        out.update(_child(dict(cfg, mode='time'), args.peer_timeout))
+        env = dict(os.environ, **ALLOCATORS[allocator])
+        out.update(_child(dict(cfg, mode='time'), args.peer_timeout, env))
     if 'memory' in what and 'error' not in out:
         # A fixed mmap threshold makes glibc map every large tensor separately and unmap it
         # on free, so the peak-RSS growth after the warm-up run tracks live tensors (it
@@ -173,6 +193,12 @@ def main():
                                                         'compile'],
                         choices=['balanced', 'partial', 'memory', 'compile'],
                         help='which tables to print')
+    parser.add_argument('--allocators', nargs='+', default=['default'],
+                        choices=sorted(ALLOCATORS),
+                        help="time each table under these glibc malloc settings (both peers "
+                        "alike): 'default', or 'retain' (MALLOC_MMAP_MAX_=0, "
+                        'MALLOC_TRIM_THRESHOLD_=2^40: freed memory is reused instead of '
+                        'unmapped and faulted in again)')
     parser.add_argument('--json', help='also write the rows to this file')
     args = parser.parse_args()
 
@@ -191,12 +217,13 @@ def main():
             ('partial', 'partial OT: mmfss.ot.partial_ot vs ot.partial.'
              'entropic_partial_wasserstein(sinkhorn_log), times per pair', 'mmfss.partial_ot',
              'pot.entropic_partial', True)) if p[0] in args.tables]
-    for _, title, ours, peer, per_pair in problems:
-        print(f'\n{title}\n{header}')
+    for (_, title, ours, peer, per_pair), allocator in itertools.product(
+            problems, args.allocators):
+        print(f'\n{title}; {allocator} allocator\n{header}')
         for size in args.sizes:
             for batch in args.batches:
-                a = measure(ours, args, size, batch, args.device)
-                p = measure(peer, args, size, batch, args.device)
+                a = measure(ours, args, size, batch, args.device, allocator=allocator)
+                p = measure(peer, args, size, batch, args.device, allocator=allocator)
                 if per_pair:
                     for r in (a, p):
                         if 'error' not in r:
@@ -219,7 +246,8 @@ def main():
                       f'{fmt(a, "peak_mb", "")} | {fmt(p, "time_s", "s")} '
                       f'{fmt(p, "peak_mb", "")} | {ratio:7.1f}x {mem:9.3f} | '
                       f'{floor_pair * 1e3:11.2f} {mine_floor:10.1f}x {peer_floor:8.1f}x')
-                rows.append(dict(problem=ours, size=size, batch=batch, mmfss=a, pot=p,
+                rows.append(dict(problem=ours, allocator=allocator, size=size, batch=batch,
+                                 mmfss=a, pot=p,
                                  floor_s_per_iter=floor_pair,
                                  bandwidth=bandwidths[(size, batch)]))
     if 'compile' in args.tables:
