@@ -62,10 +62,14 @@ def kernel_sinkhorn_scalings(kernel: Tensor, a: Tensor, b: Tensor,
 
 
 # --------------------------------------------------------------------------- plan + backward
-def _row_blocks(bsz: int, n: int, m: int, itemsize: int) -> list:
+def _row_blocks(like: Tensor) -> list:
     """Row slices of a [B, N, M] tensor whose blocks ([B, rows, M]) take about
-    ``_BLOCK_BYTES``: a block read for one product is still in cache for the next."""
-    rows = max(1, _BLOCK_BYTES // max(1, bsz * m * itemsize))
+    ``_BLOCK_BYTES`` on CPU: a block read for one product is still in cache for the next.
+    On other devices one block (a kernel launch per block would cost more than it saves)."""
+    bsz, n, m = like.shape
+    if like.device.type != 'cpu':
+        return [slice(0, n)]
+    rows = max(1, _BLOCK_BYTES // max(1, bsz * m * like.element_size()))
     return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
 
 
@@ -126,7 +130,7 @@ class _KernelSinkhorn(torch.autograd.Function):
                 augment: bool, keep: Tensor) -> Tensor:
         bsz, n, m = cost.shape
         dummies = _Dummies(augment, n, m)
-        blocks = _row_blocks(bsz, n, m, cost.element_size())
+        blocks = _row_blocks(cost)
         kernel = torch.empty_like(cost, memory_format=torch.contiguous_format)
         plan = torch.empty_like(kernel)
         col_sums = cost.new_zeros(bsz, m)
@@ -179,7 +183,7 @@ class _KernelSinkhorn(torch.autograd.Function):
         bsz, n, m = kernel.shape
         augment = ctx.augment
         dummies = _Dummies(augment, n, m)
-        blocks = _row_blocks(bsz, n, m, kernel.element_size())
+        blocks = _row_blocks(kernel)
         grad = grad_plan.to(kernel.dtype)
         num_iters = vs.shape[0]
         u_fin = dummies.rows(us[-1]) * keep[:, None]  # the plan's row factors
