@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 
 install: $(INSTALL_STAMP)
 
-$(INSTALL_STAMP): tools/install_env.sh setup.py
+# the C++ passes of mmfss.ot are compiled by the install: rebuild when they change
+$(INSTALL_STAMP): tools/install_env.sh setup.py mmfss/ot/csrc/kernel_passes.cpp
 	MMFSS_VENV=$(VENV) bash tools/install_env.sh
 	touch $@
 
@@ -33,4 +34,4 @@ test-fast: install-tests
 	$(PYTHON) -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) work_dirs build *.egg-info
+	rm -rf $(VENV) work_dirs build *.egg-info mmfss/ot/_kernel_passes*.so

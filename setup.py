@@ -1,3 +1,4 @@
+import os
 import os.path as osp
 
 from setuptools import find_packages, setup
@@ -27,6 +28,25 @@ install_requires = [
     'scipy',  # tools/dataset_converters/voc_aug.py (SBD .mat files)
     'pycocotools>=2.0',  # tools/dataset_converters/coco20i.py
 ]
+
+
+def get_extensions():
+    """The C++ passes of mmfss.ot's kernel-domain Sinkhorn (CPU; optional: without them
+    the same passes run as torch ops). Built against the installed torch, so install
+    without build isolation (``tools/install_env.sh`` does); MMFSS_WITH_OPS=0 skips them."""
+    if os.getenv('MMFSS_WITH_OPS', '1') == '0':
+        return [], {}
+    from torch.utils.cpp_extension import BuildExtension, CppExtension
+    # -fopenmp: at::parallel_for is OpenMP in torch's CPU builds (torch's own libgomp is
+    # the one loaded); -Wno-psabi: the 64-byte vector helpers are always inlined into their
+    # multi-versioned callers, so GCC's note on their baseline-ISA ABI never applies
+    ext = CppExtension('mmfss.ot._kernel_passes', ['mmfss/ot/csrc/kernel_passes.cpp'],
+                       extra_compile_args=['-O3', '-fopenmp', '-Wno-psabi'],
+                       extra_link_args=['-fopenmp'])
+    return [ext], {'build_ext': BuildExtension}
+
+
+ext_modules, cmdclass = get_extensions()
 extras_require = {
     'tests': ['pytest>=8', 'pytest-timeout', 'hypothesis>=6', 'POT==0.9.7.post1'],
 }
@@ -44,5 +64,7 @@ setup(
     install_requires=install_requires,
     extras_require=extras_require,
     license='Apache License 2.0',
+    ext_modules=ext_modules,
+    cmdclass=cmdclass,
     zip_safe=False,
 )

@@ -51,7 +51,8 @@ def _setup_requirements():
     tree = ast.parse(open(f'{REPO}/setup.py').read())
     found = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and \
+                node.targets[0].id in ('install_requires', 'extras_require'):
             found[node.targets[0].id] = ast.literal_eval(node.value)
     return found['install_requires'], found['extras_require']
 

@@ -23,10 +23,10 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from . import kernel_passes as passes
+
 __all__ = ['kernel_sinkhorn_scalings', 'kernel_sinkhorn_plan', 'KERNEL_MIN_EPS_PER_COST']
 
-# bytes of one row block of the [B, N, M] passes (stays in cache between two products)
-_BLOCK_BYTES = 4 << 20
 # smallest eps / max cost for which exp(-C / eps) stays a normal float32 (exp(-80) ~ 1.8e-35)
 KERNEL_MIN_EPS_PER_COST = 1.0 / 80.0
 
@@ -61,25 +61,6 @@ def kernel_sinkhorn_scalings(kernel: Tensor, a: Tensor, b: Tensor,
     return u, v
 
 
-# --------------------------------------------------------------------------- plan + backward
-def _row_blocks(like: Tensor) -> list:
-    """Row slices of a [B, N, M] tensor whose blocks ([B, rows, M]) take about
-    ``_BLOCK_BYTES`` on CPU: a block read for one product is still in cache for the next.
-    On other devices one block (a kernel launch per block would cost more than it saves)."""
-    bsz, n, m = like.shape
-    if like.device.type != 'cpu':
-        return [slice(0, n)]
-    rows = max(1, _BLOCK_BYTES // max(1, bsz * m * like.element_size()))
-    return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
-
-
-def _rowvec_times(x: Tensor, mat: Tensor) -> Tensor:
-    """``x^T mat`` [B, M] for x [B, R] and mat [B, R, M] (a row-vector product streams
-    ``mat`` once; ``mat v`` is taken as ``v^T mat^T``, faster on CPU than a batched
-    column product)."""
-    return torch.bmm(x[:, None, :], mat)[:, 0]
-
-
 class _Dummies:
     """CMNet's dummy supplier (last row) and demander (last column) of the augmented
     kernel, kept implicit: K = 1 to and from them and 0 for the dummy-dummy pair, so
@@ -108,11 +89,11 @@ class _KernelSinkhorn(torch.autograd.Function):
 
     With ``augment``, CMNet's dummy row and column are added implicitly (see
     :class:`_Dummies`) and the plan is the real block. Memory traffic is what costs on
-    CPU, so every pass goes over K in row blocks that stay in cache between the products
-    that need them: the row update ``s = K v, u = a / s`` of one block and the next
-    column product ``K^T u`` are one pass over K (one per iteration instead of two), the
-    exponential and the first column sums are one pass, and the plan is written in the
-    last iteration's pass. Only two [B, N, M] tensors are allocated (K and the plan;
+    CPU, so each iteration is one pass over K (:mod:`mmfss.ot.kernel_passes`: the row
+    update ``s = K v, u = a / s`` and the next column product ``K^T u`` of a row, or row
+    block, while it is in cache), the exponential and the first column sums are one pass,
+    and the plan is written in the last iteration's pass. Only two [B, N, M] tensors are
+    allocated (K and the plan;
     first touching fresh memory costs several passes on CPU): backward writes the
     gradient into K's buffer once it has no further use for K (a second backward through
     the same graph, e.g. ``retain_graph=True``, rebuilds K from the saved cost).
@@ -120,7 +101,7 @@ class _KernelSinkhorn(torch.autograd.Function):
     Backward is the exact gradient of the L unrolled iterations from saved vectors: each
     iteration contributes two rank-one terms to dK (``ds_k v_k^T`` and ``u_{k-1} dr_k^T``),
     gathered into one low-rank product at the end, and its passes are fused in the same
-    way (``K dr`` of a block, then ``K^T ds``), so its N x M work is one pass per
+    way (``K dr`` of a row, then ``K^T ds``), so its N x M work is one pass per
     iteration plus two over the incoming gradient, and its memory that of the incoming
     gradient whatever the number of iterations.
     """
@@ -130,34 +111,21 @@ class _KernelSinkhorn(torch.autograd.Function):
                 augment: bool, keep: Tensor) -> Tensor:
         bsz, n, m = cost.shape
         dummies = _Dummies(augment, n, m)
-        blocks = _row_blocks(cost)
         kernel = torch.empty_like(cost, memory_format=torch.contiguous_format)
         plan = torch.empty_like(kernel)
-        col_sums = cost.new_zeros(bsz, m)
-        for blk in blocks:  # K = exp(scale * C) and r_1 = K^T 1, one pass
-            torch.mul(cost[:, blk], scale, out=kernel[:, blk]).exp_()
-            col_sums += kernel[:, blk].sum(1)
+        col_sums = passes.exp_col_sums(cost, scale, kernel)  # r_1 = K^T 1 with K's pass
         us, vs, rs, ss = [torch.ones_like(a)], [], [], []
         rs.append(dummies.finish(col_sums, dummies.rows(us[0]), us[0][:, n:].sum(1)))
+        a_real = dummies.rows(a)
         for k in range(num_iters):
-            last = k == num_iters - 1
             vs.append(b / rs[-1])
             v_real = dummies.cols(vs[-1])
-            v_dummy = vs[-1][:, m] if augment else None
-            s_real, u_real = a.new_empty(bsz, n), a.new_empty(bsz, n)
-            col_sums = cost.new_zeros(bsz, m)  # not reused: r_k may be this very tensor
-            for blk in blocks:
-                kb = kernel[:, blk]
-                s_blk = _rowvec_times(v_real, kb.mT)
-                if augment:
-                    s_blk += v_dummy[:, None]
-                s_real[:, blk] = s_blk
-                u_blk = torch.div(a[:, blk], s_blk, out=u_real[:, blk])
-                if last:  # plan = u K v of this block, written while it is in cache
-                    torch.mul(kb, (u_blk * keep[:, None])[:, :, None],
-                              out=plan[:, blk]).mul_(v_real[:, None, :])
-                else:  # next column product K^T u from the same block
-                    col_sums[:, None].baddbmm_(u_blk[:, None, :], kb)
+            v_dummy = vs[-1][:, m] if augment else v_real.new_zeros(bsz)
+            if k == num_iters - 1:  # plan = u K v, written in the last iteration's pass
+                s_real, u_real = passes.plan_pass(kernel, v_real, v_dummy, a_real, keep, plan)
+            else:  # u = a / (K v) and the next column product K^T u, one pass
+                s_real, u_real, col_sums = passes.row_pass(kernel, v_real, v_dummy, a_real,
+                                                           None, forward=True)
             if augment:
                 s_dummy = v_real.sum(1)
                 ss.append(torch.cat([s_real, s_dummy[:, None]], 1))
@@ -165,7 +133,7 @@ class _KernelSinkhorn(torch.autograd.Function):
             else:
                 ss.append(s_real)
                 us.append(u_real)
-            if not last:
+            if k < num_iters - 1:
                 rs.append(dummies.finish(col_sums, u_real, us[-1][:, n:].sum(1)))
         # K is kept on ctx (not saved) because backward turns its buffer into the gradient;
         # the cost is saved to rebuild K should the graph be backpropagated through again
@@ -183,44 +151,34 @@ class _KernelSinkhorn(torch.autograd.Function):
         bsz, n, m = kernel.shape
         augment = ctx.augment
         dummies = _Dummies(augment, n, m)
-        blocks = _row_blocks(kernel)
-        grad = grad_plan.to(kernel.dtype)
         num_iters = vs.shape[0]
         u_fin = dummies.rows(us[-1]) * keep[:, None]  # the plan's row factors
         v_fin = dummies.cols(vs[-1])
-        keep_fin = keep[:, None]
         lefts, rights = [], []
 
-        def row_pass(k: int, dr_real: Optional[Tensor], dr_dummy: Optional[Tensor]):
+        def row_pass(k: int, dr: Optional[Tensor]):
             """One pass over K: ``du = K_aug dr`` (from the plan's gradient when ``dr`` is
             None), ``ds_k = -du u_{k+1} / s_k`` and ``dv_k = K_aug^T ds_k`` (+ the plan's
             direct term). Returns ds_k [B, N(+1)] and dv_k [B, M(+1)]."""
-            ds_real = kernel.new_empty(bsz, n)
-            col_sums = kernel.new_zeros(bsz, m)
-            for blk in blocks:
-                kb = kernel[:, blk]
-                if dr_real is None:  # dT/du and dT/dv: sums of G * K weighted by v, u
-                    gk = grad[:, blk] * kb
-                    du_blk = _rowvec_times(v_fin, gk.mT) * keep_fin
-                    col_sums[:, None].baddbmm_(u_fin[:, None, blk], gk)
-                else:
-                    du_blk = _rowvec_times(dr_real, kb.mT)
-                    if augment:
-                        du_blk += dr_dummy[:, None]
-                ds_blk = torch.mul(du_blk, us[k + 1][:, blk], out=ds_real[:, blk])
-                ds_blk.div_(ss[k][:, blk]).neg_()
-                col_sums[:, None].baddbmm_(ds_blk[:, None, :], kb)
+            u_next, s_k = dummies.rows(us[k + 1]), dummies.rows(ss[k])
+            if dr is None:  # dT/du and dT/dv: sums of G * K weighted by v, u
+                ds_real, col_sums = passes.grad_first_pass(kernel, grad_plan, u_fin, v_fin,
+                                                           keep, u_next, s_k)
+            else:
+                dr_dummy = dr[:, m] if augment else dr.new_zeros(bsz)
+                _, ds_real, col_sums = passes.row_pass(kernel, dummies.cols(dr), dr_dummy,
+                                                       u_next, s_k, forward=False)
             if not augment:
                 return ds_real, col_sums
             # the dummy row's u gets no gradient from the plan, only through K_aug dr
-            if dr_real is None:
+            if dr is None:
                 ds_dummy = torch.zeros_like(ss[k][:, n])
             else:
-                ds_dummy = -dr_real.sum(1) * us[k + 1][:, n] / ss[k][:, n]
+                ds_dummy = -dummies.cols(dr).sum(1) * us[k + 1][:, n] / ss[k][:, n]
             ds = torch.cat([ds_real, ds_dummy[:, None]], 1)
             return ds, dummies.finish(col_sums, ds_real, ds_dummy)
 
-        ds, dv = row_pass(num_iters - 1, None, None)
+        ds, dv = row_pass(num_iters - 1, None)
         for k in range(num_iters - 1, -1, -1):
             lefts.append(ds)
             rights.append(vs[k])
@@ -228,16 +186,14 @@ class _KernelSinkhorn(torch.autograd.Function):
             lefts.append(us[k])
             rights.append(dr)
             if k > 0:  # u_0 = 1 is a constant: K dr is not needed for k = 0
-                ds, dv = row_pass(k - 1, dummies.cols(dr), dr[:, m] if augment else None)
+                ds, dv = row_pass(k - 1, dr)
         # dC = scale * K * (G * u v^T + sum of the rank-one dK terms), real block only (the
-        # dummies do not depend on C), written into K block by block
+        # dummies do not depend on C), written into K's buffer
         left = dummies.rows(torch.stack(lefts, 2))
         right = torch.stack(rights, 1)[:, :, :m]
-        for blk in blocks:
-            acc = torch.mul(grad[:, blk], v_fin[:, None, :]).mul_(u_fin[:, blk, None])
-            acc.baddbmm_(left[:, blk], right).mul_(ctx.scale)
-            kernel[:, blk].mul_(acc)
-        return kernel, None, None, None, None, None, None
+        grad_cost = passes.grad_write_pass(kernel, grad_plan, u_fin, v_fin, left, right,
+                                           ctx.scale)
+        return grad_cost, None, None, None, None, None, None
 
 
 def kernel_sinkhorn_plan(cost: Tensor, scale: float, a: Tensor, b: Tensor, num_iters: int,

@@ -8,7 +8,8 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mmfss.ot import augmented_problem, kernel_sinkhorn, log_sinkhorn_plan, partial_ot, sinkhorn
+from mmfss.ot import (augmented_problem, kernel_passes, kernel_sinkhorn, log_sinkhorn_plan,
+                      partial_ot, sinkhorn)
 
 
 def _problem(rng, bsz, n, m):
@@ -136,14 +137,26 @@ def test_errors():
         partial_ot(torch.rand(3, 4), None, None, 0.1)
 
 
+def _passes(name: str, bsz: int, m: int, itemsize: int = 8):
+    """Patches selecting the kernel passes: 'extension' (C++), 'torch' (row blocks of
+    ``_BLOCK_BYTES``) or 'torch:R' (blocks of R rows)."""
+    backend, _, rows = name.partition(':')
+    block_bytes = int(rows) * bsz * m * itemsize if rows else kernel_passes._BLOCK_BYTES
+    return (mock.patch.object(kernel_passes, 'BACKEND', 'auto' if backend == 'extension'
+                              else 'torch'),
+            mock.patch.object(kernel_passes, '_BLOCK_BYTES', block_bytes))
+
+
 @settings(max_examples=20, deadline=None)
 @given(bsz=st.integers(1, 3), n=st.integers(2, 10), m=st.integers(1, 10),
        frac=st.floats(0.0, 1.0), eps=st.floats(0.03, 1.0), num_iters=st.integers(1, 30),
-       block_rows=st.sampled_from([None, 1, 3]), seed=st.integers(0, 2**16))
-@example(bsz=2, n=7, m=5, frac=0.5, eps=0.1, num_iters=4, block_rows=3, seed=0)
-def test_kernel_and_log_domains_agree(bsz, n, m, frac, eps, num_iters, block_rows, seed):
+       passes=st.sampled_from(['extension', 'torch', 'torch:1', 'torch:3']),
+       seed=st.integers(0, 2**16))
+@example(bsz=2, n=7, m=5, frac=0.5, eps=0.1, num_iters=4, passes='torch:3', seed=0)
+@example(bsz=2, n=7, m=5, frac=0.5, eps=0.1, num_iters=4, passes='extension', seed=0)
+def test_kernel_and_log_domains_agree(bsz, n, m, frac, eps, num_iters, passes, seed):
     """Same iterates in both domains: plans and gradients (float64), zero masses included,
-    with the kernel domain's passes split into row blocks of ``block_rows`` rows."""
+    with the kernel domain's passes in C++ or as torch ops over row blocks."""
     rng = np.random.default_rng(seed)
     cost = torch.from_numpy(rng.uniform(0, 2, size=(bsz, n, m)))
     a = torch.from_numpy(rng.uniform(0, 1, size=(bsz, n)))
@@ -152,10 +165,10 @@ def test_kernel_and_log_domains_agree(bsz, n, m, frac, eps, num_iters, block_row
     mass = frac * torch.minimum(a.sum(1), b.sum(1))
     weights = torch.from_numpy(rng.normal(size=(bsz, n, m)))
     plans, grads = [], []
-    block_bytes = kernel_sinkhorn._BLOCK_BYTES if block_rows is None else block_rows * bsz * m * 8
+    backend, blocks = _passes(passes, bsz, m)
     for domain in ('kernel', 'log'):
         c = cost.clone().requires_grad_()
-        with mock.patch.object(kernel_sinkhorn, '_BLOCK_BYTES', block_bytes):
+        with backend, blocks:
             plan = partial_ot(c, a, b, mass, eps, num_iters, compile=False, domain=domain)
             (plan * weights).sum().backward()
         plans.append(plan.detach())
@@ -164,20 +177,23 @@ def test_kernel_and_log_domains_agree(bsz, n, m, frac, eps, num_iters, block_row
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-7, atol=1e-10)
 
 
-def test_kernel_domain_backward_twice_and_balanced():
+@pytest.mark.parametrize('passes', ['extension', 'torch:2'])
+def test_kernel_domain_backward_twice_and_balanced(passes):
     """retain_graph: backward writes its gradient into K's buffer, a second backward rebuilds
     K and gives the same gradient; without dummies the plan is mmfss.ot.sinkhorn's."""
     torch.manual_seed(0)
     cost = (torch.rand(2, 9, 7, dtype=torch.float64) * 2).requires_grad_()
     weights = torch.randn(2, 9, 7, dtype=torch.float64)
-    plan = partial_ot(cost, None, None, 0.4, eps=0.1, num_iters=5, domain='kernel')
-    first, = torch.autograd.grad((plan * weights).sum(), cost, retain_graph=True)
-    second, = torch.autograd.grad((plan * weights).sum(), cost)
+    backend, blocks = _passes(passes, 2, 7)
+    with backend, blocks:
+        plan = partial_ot(cost, None, None, 0.4, eps=0.1, num_iters=5, domain='kernel')
+        first, = torch.autograd.grad((plan * weights).sum(), cost, retain_graph=True)
+        second, = torch.autograd.grad((plan * weights).sum(), cost)
     torch.testing.assert_close(first, second, rtol=0, atol=0)
 
     a = torch.full((2, 9), 1 / 9, dtype=torch.float64)
     b = torch.full((2, 7), 1 / 7, dtype=torch.float64)
-    with mock.patch.object(kernel_sinkhorn, '_BLOCK_BYTES', 2 * 2 * 7 * 8):  # 2-row blocks
+    with backend, blocks:
         plan = kernel_sinkhorn.kernel_sinkhorn_plan(cost, -1 / 0.1, a, b, 5)
         grad, = torch.autograd.grad((plan * weights).sum(), cost)
     c = cost.detach().requires_grad_()

@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/benchmark_ot.py [--sizes 900 3600] [--batches 1 8]
         [--iters 10] [--repeats 3] [--eps 0.05] [--dim 256] [--peer-timeout 900]
-        [--tables balanced partial memory compile] [--allocators default retain]
+        [--tables balanced partial memory compile passes] [--allocators default retain]
 
 Rows (same random 256-d features, squared-Euclidean cost scaled to [0, 2], same eps and
 iteration count, forward + backward of sum(plan * W)):
@@ -13,6 +13,10 @@ iteration count, forward + backward of sum(plan * W)):
   method='sinkhorn_log', stopThr=-1)`` (one pair per call, torch backend, exactly
   ``--iters`` iterations, one leaf per pair), compared per pair.
 
+Two more tables: ``compile`` (mmfss.ot.sinkhorn's eager vs ``torch.compile`` steps) and
+``passes`` (partial_ot's kernel-domain passes as torch ops vs the C++ extension,
+:mod:`mmfss.ot.kernel_passes`).
+
 Each measurement runs in a fresh subprocess after one warm-up run (so ``torch.compile``'s
 one-off compilation is not timed): time is the median of ``--repeats`` runs, peak memory is
 the process's peak RSS growth during one forward + backward (CPU), or
@@ -20,8 +24,9 @@ the process's peak RSS growth during one forward + backward (CPU), or
 reported as such. ``--allocators default retain`` times each table twice, under glibc's
 default malloc and with freed memory kept in the process (both peers alike; see
 ``ALLOCATORS``): large tensors are otherwise page-faulted in afresh on every allocation,
-which on a VM can cost more than the solver's own passes. The memory-bandwidth floor of one iteration is the bytes it must touch
-(two reads of the [B, N, M] float32 kernel) divided by the measured copy bandwidth.
+which on a VM can cost more than the solver's own passes. The memory-bandwidth floor of one
+iteration is the bytes it must touch (two reads of the [B, N, M] float32 kernel) divided by
+the measured copy bandwidth.
 """
 import argparse
 import itertools
@@ -69,8 +74,10 @@ def run_once():
         res = ot.batch.solve_batch(cost, reg=eps, max_iter=L, tol=0, method='log_sinkhorn',
                                    grad='autodiff')
         (res.plan * W).sum().backward()
-    elif cfg['solver'] == 'mmfss.partial_ot':
-        from mmfss.ot import partial_ot
+    elif cfg['solver'].startswith('mmfss.partial_ot'):
+        from mmfss.ot import kernel_passes, partial_ot
+        # ':torch': the kernel passes as torch ops instead of the C++ extension
+        kernel_passes.BACKEND = 'torch' if cfg['solver'].endswith(':torch') else 'auto'
         plan = partial_ot(cost, None, None, mass, eps=eps, num_iters=L)
         (plan * W).sum().backward()
     elif cfg['solver'] == 'pot.entropic_partial':
@@ -190,8 +197,8 @@ def main():
                         help='iteration counts of the memory-vs-iterations table (balanced '
                         'Sinkhorn at the first size and the last batch); empty to skip')
     parser.add_argument('--tables', nargs='+', default=['balanced', 'partial', 'memory',
-                                                        'compile'],
-                        choices=['balanced', 'partial', 'memory', 'compile'],
+                                                        'compile', 'passes'],
+                        choices=['balanced', 'partial', 'memory', 'compile', 'passes'],
                         help='which tables to print')
     parser.add_argument('--allocators', nargs='+', default=['default'],
                         choices=sorted(ALLOCATORS),
@@ -266,6 +273,25 @@ def main():
                       f'{fmt(c, "time_s", "s")} | {ratio:7.1f}x')
                 rows.append(dict(problem='compile', size=size, batch=batch, eager=e,
                                  compiled=c))
+    if 'passes' in args.tables:
+        from mmfss.ot import kernel_passes
+        built = 'built' if kernel_passes.extension_available() else 'NOT BUILT (torch ops twice)'
+        print('\nmmfss.ot.partial_ot (kernel domain), kernel passes as torch ops vs the C++ '
+              f'extension ({built}); forward + backward per pair')
+        print(f'{"N":>5} {"B":>2} | {"torch ops":>10} | {"C++":>10} | {"speed-up":>8}')
+        for size in args.sizes:
+            for batch in args.batches:
+                t = measure('mmfss.partial_ot:torch', args, size, batch, args.device, ('time', ))
+                c = measure('mmfss.partial_ot', args, size, batch, args.device, ('time', ))
+                for r in (t, c):
+                    if 'error' not in r:
+                        r['time_s'] /= batch
+                ratio = (t['time_s'] / c['time_s'] if 'error' not in t and 'error' not in c
+                         else float('nan'))
+                print(f'{size:5d} {batch:2d} | {fmt(t, "time_s", "s")} | '
+                      f'{fmt(c, "time_s", "s")} | {ratio:7.1f}x')
+                rows.append(dict(problem='passes', size=size, batch=batch, torch_ops=t,
+                                 extension=c, extension_built=kernel_passes.extension_available()))
     if args.mem_iters and 'memory' in args.tables:
         size, batch = args.sizes[0], args.batches[-1]
         print(f'\npeak memory (MB) of forward + backward vs iterations, balanced Sinkhorn, '
