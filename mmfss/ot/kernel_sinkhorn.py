@@ -93,10 +93,10 @@ class _KernelSinkhorn(torch.autograd.Function):
     update ``s = K v, u = a / s`` and the next column product ``K^T u`` of a row, or row
     block, while it is in cache), the exponential and the first column sums are one pass,
     and the plan is written in the last iteration's pass. Only two [B, N, M] tensors are
-    allocated (K and the plan;
-    first touching fresh memory costs several passes on CPU): backward writes the
-    gradient into K's buffer once it has no further use for K (a second backward through
-    the same graph, e.g. ``retain_graph=True``, rebuilds K from the saved cost).
+    allocated (K and the plan; first touching fresh memory costs several passes on CPU):
+    backward writes the gradient into K's buffer once it has no further use for K (a
+    second backward through the same graph, e.g. ``retain_graph=True``, rebuilds K from
+    the saved cost).
 
     Backward is the exact gradient of the L unrolled iterations from saved vectors: each
     iteration contributes two rank-one terms to dK (``ds_k v_k^T`` and ``u_{k-1} dr_k^T``),

@@ -173,6 +173,10 @@ def test_extension_argument_errors():
         ext.row_pass(kernel, x, c, num.double(), empty, True)
     with pytest.raises(RuntimeError, match='grad must have unit column stride'):
         ext.grad_first_pass(kernel, torch.rand(2, 3, 4).mT, num, x, c, num, num)
+    with pytest.raises(RuntimeError, match=r'cost must have shape \[2, 4, 3\]'):
+        ext.exp_pass(torch.rand(2, 3, 4), -10.0, kernel)
+    with pytest.raises(RuntimeError, match='cost must have unit column stride'):
+        ext.exp_pass(torch.rand(2, 3, 4).mT, -10.0, kernel)
     with pytest.raises(RuntimeError, match=r'right must have shape \[2, 5, 3\]'):
         ext.grad_write_pass(kernel, kernel, num, x, torch.rand(2, 4, 5), torch.rand(2, 4, 3),
                             1.0)
