@@ -11,6 +11,12 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL_SHAPES = dict(num_train=160, num_val=80, data_seed=0)
 
 
+def pytest_report_header(config):
+    """The CPU and the instruction set of mmfss.ot's C++ passes, at the top of every run."""
+    from mmfss.ot import kernel_passes
+    return kernel_passes.describe()
+
+
 @pytest.fixture(scope='session', autouse=True)
 def _mmseg_scope():
     init_default_scope('mmseg')

@@ -13,8 +13,21 @@ Memory traffic is what costs, so a pass should read K once. Two implementations:
 
 :data:`BACKEND` selects them: ``'auto'`` (the extension where it applies) or ``'torch'``.
 Both compute the same quantities; their results differ by rounding only (summation order).
+
+The extension holds the passes compiled for several instruction sets (on x86-64 with GCC:
+``'x86-64-v4'`` (AVX-512), ``'x86-64-v3'`` (AVX2 + FMA) and ``'baseline'``). Which one runs
+is read at every call: :data:`ISA` if set, else the environment variable ``MMFSS_OT_ISA``,
+else ``'auto'``, the best one the CPU runs. Naming one the CPU cannot run raises.
+
+Reproducibility: for one instruction set, shape and dtype, each pass is a fixed sequence
+of floating-point operations, so its results are bitwise identical from call to call,
+whatever the number of threads and wherever the tensors lie in memory. Between
+instruction sets they differ by rounding only (v3 and v4 fuse multiply-adds, the baseline
+does not), as they do from the torch-op reference.
 """
-from typing import Optional, Tuple
+import os
+import re
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -25,12 +38,17 @@ except ImportError:  # pragma: no cover - depends on the install
     _ext = None
 
 __all__ = [
-    'BACKEND', 'extension_available', 'row_blocks', 'exp_col_sums', 'row_pass', 'plan_pass',
+    'BACKEND', 'ISA', 'extension_available', 'available_isas', 'selected_isa', 'describe',
+    'row_blocks', 'exp_col_sums', 'row_pass', 'plan_pass',
     'grad_first_pass', 'grad_write_pass'
 ]
 
 # 'auto': the C++ passes for contiguous float32/float64 CPU kernels when built; 'torch': never
 BACKEND = 'auto'
+# None: the environment variable MMFSS_OT_ISA, else 'auto' (the best the CPU runs); or one
+# of available_isas(), e.g. 'baseline'. Read at every call.
+ISA: Optional[str] = None
+ISA_ENV = 'MMFSS_OT_ISA'
 # bytes of one row block of the torch passes (stays in cache between two products)
 _BLOCK_BYTES = 4 << 20
 
@@ -38,6 +56,82 @@ _BLOCK_BYTES = 4 << 20
 def extension_available() -> bool:
     """Whether the C++ passes were built (see ``setup.py``)."""
     return _ext is not None
+
+
+def compiled_isas() -> List[str]:
+    """The instruction sets the extension was compiled for ([] without the extension)."""
+    return list(_ext.isa_names()) if _ext is not None else []
+
+
+def available_isas() -> List[str]:
+    """The compiled instruction sets this CPU runs, best first."""
+    if _ext is None:
+        return []
+    return [name for index, name in reversed(list(enumerate(_ext.isa_names())))
+            if _ext.cpu_runs(index)]
+
+
+def selected_isa() -> str:
+    """The instruction set the extension's passes run with now: :data:`ISA`, else
+    ``$MMFSS_OT_ISA``, else the best one the CPU runs (``'auto'``).
+
+    Raises:
+        ValueError: The name is not one of the compiled sets, or this CPU cannot run it.
+        RuntimeError: The extension is not built.
+    """
+    if _ext is None:
+        raise RuntimeError('mmfss.ot._kernel_passes is not built: no instruction set to run')
+    name, source = (ISA, 'mmfss.ot.kernel_passes.ISA') if ISA is not None else (
+        os.environ.get(ISA_ENV, 'auto'), ISA_ENV)
+    runnable = available_isas()
+    if name == 'auto':
+        return runnable[0]
+    if name not in compiled_isas():
+        raise ValueError(f"{source}={name!r}: must be 'auto' or one of {compiled_isas()}")
+    if name not in runnable:
+        raise ValueError(f'{source}={name!r}: this CPU cannot run it (it runs {runnable})')
+    return name
+
+
+def _isa_index() -> int:
+    return compiled_isas().index(selected_isa())
+
+
+def cpu_flags() -> List[str]:
+    """The x86 vector-extension flags of this CPU (from /proc/cpuinfo; [] elsewhere)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            text = f.read()
+    except OSError:
+        return []
+    match = re.search(r'^flags\s*:(.*)$', text, re.MULTILINE)
+    flags = match.group(1).split() if match else []
+    return sorted(f for f in flags if re.match(r'(avx|fma|sse4|f16c|bmi)', f))
+
+
+def describe() -> str:
+    """One line on where the passes run: CPU model and flags, the instruction sets compiled
+    and runnable, and the one selected (for logs; see ``.ci/run``)."""
+    model = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next((line.split(':', 1)[1].strip() for line in f
+                          if line.startswith('model name')), '')
+    except OSError:
+        pass
+    if _ext is None:
+        ext = 'extension not built (torch-op passes)'
+    else:
+        try:
+            chosen = selected_isa()
+        except ValueError as err:
+            chosen = f'invalid ({err})'
+        source = ('ISA' if ISA is not None else
+                  f'{ISA_ENV}={os.environ[ISA_ENV]}' if ISA_ENV in os.environ else 'auto')
+        ext = (f'compiled {compiled_isas()}, runnable {available_isas()}, '
+               f'selected {chosen} ({source})')
+    return (f"mmfss.ot kernel passes: CPU '{model}' flags [{' '.join(cpu_flags())}]; {ext}; "
+            f'{torch.get_num_threads()} threads')
 
 
 def _use_extension(kernel: Tensor, grad: Optional[Tensor] = None) -> bool:
@@ -77,7 +171,7 @@ def exp_col_sums(cost: Tensor, scale: float, kernel: Tensor) -> Tensor:
     [B, M], in one pass. The extension's exponential is Cephes' method (within an ulp or
     two of torch's; the library's exp where ``2^n`` would not be a normal number)."""
     if _use_extension(kernel, cost):
-        return _ext.exp_pass(cost, float(scale), kernel)
+        return _ext.exp_pass(cost, float(scale), kernel, _isa_index())
     col = cost.new_zeros(cost.shape[0], cost.shape[2])
     for blk in row_blocks(cost):
         torch.mul(cost[:, blk], scale, out=kernel[:, blk]).exp_()
@@ -102,7 +196,7 @@ def row_pass(kernel: Tensor, x: Tensor, c: Tensor, num: Tensor, den: Optional[Te
     if _use_extension(kernel):
         den = _vec(den, kernel) if den is not None else kernel.new_empty(0)
         s, w, col = _ext.row_pass(kernel, _vec(x, kernel), _vec(c, kernel),
-                                  _vec(num, kernel), den, forward)
+                                  _vec(num, kernel), den, forward, _isa_index())
         return s, w, col
     bsz, n, m = kernel.shape
     s, w, col = kernel.new_empty(bsz, n), kernel.new_empty(bsz, n), kernel.new_zeros(bsz, m)
@@ -127,7 +221,7 @@ def plan_pass(kernel: Tensor, v: Tensor, c: Tensor, num: Tensor, keep: Tensor,
     """
     if _use_extension(kernel):
         s, u = _ext.plan_pass(kernel, _vec(v, kernel), _vec(c, kernel), _vec(num, kernel),
-                              _vec(keep, kernel), plan)
+                              _vec(keep, kernel), plan, _isa_index())
         return s, u
     bsz, n, _ = kernel.shape
     s, u = kernel.new_empty(bsz, n), kernel.new_empty(bsz, n)
@@ -151,7 +245,7 @@ def grad_first_pass(kernel: Tensor, grad: Tensor, u_fin: Tensor, v_fin: Tensor, 
     if _use_extension(kernel, grad):
         ds, col = _ext.grad_first_pass(kernel, grad, _vec(u_fin, kernel), _vec(v_fin, kernel),
                                        _vec(keep, kernel), _vec(num, kernel),
-                                       _vec(den, kernel))
+                                       _vec(den, kernel), _isa_index())
         return ds, col
     bsz, n, m = kernel.shape
     grad = grad.to(kernel.dtype)
@@ -179,7 +273,8 @@ def grad_write_pass(kernel: Tensor, grad: Tensor, u_fin: Tensor, v_fin: Tensor, 
     """
     if _use_extension(kernel, grad):
         _ext.grad_write_pass(kernel, grad, _vec(u_fin, kernel), _vec(v_fin, kernel),
-                             _vec(left, kernel), _vec(right, kernel), float(scale))
+                             _vec(left, kernel), _vec(right, kernel), float(scale),
+                             _isa_index())
         return kernel
     grad = grad.to(kernel.dtype)
     for blk in row_blocks(kernel):

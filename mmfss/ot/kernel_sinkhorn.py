@@ -25,10 +25,39 @@ from torch import Tensor
 
 from . import kernel_passes as passes
 
-__all__ = ['kernel_sinkhorn_scalings', 'kernel_sinkhorn_plan', 'KERNEL_MIN_EPS_PER_COST']
+__all__ = [
+    'kernel_sinkhorn_scalings', 'kernel_sinkhorn_plan', 'KERNEL_MIN_EPS_PER_COST', 'DOMAINS',
+    'use_kernel_domain'
+]
 
 # smallest eps / max cost for which exp(-C / eps) stays a normal float32 (exp(-80) ~ 1.8e-35)
 KERNEL_MIN_EPS_PER_COST = 1.0 / 80.0
+# the same bound in float64 (exp(-700) ~ 1e-304, above float64's smallest normal 2.2e-308)
+KERNEL_MAX_SCALED_COST_FLOAT64 = 700.0
+
+DOMAINS = ('auto', 'log', 'kernel')
+
+
+def use_kernel_domain(domain: str, cost: Tensor, eps: float) -> bool:
+    """Whether ``domain`` selects the kernel domain for ``cost`` and ``eps``.
+
+    ``'log'`` and ``'kernel'`` are taken as given; ``'auto'`` selects the kernel domain when
+    every ``exp(-C / eps)`` is a normal float: ``max|C| / eps <= 80`` in float32 (700 in
+    float64). Reads ``max|C|`` once (one host sync, no N x M temporary).
+
+    Raises:
+        ValueError: ``domain`` is not one of :data:`DOMAINS`.
+    """
+    if domain not in DOMAINS:
+        raise ValueError(f'domain must be one of {DOMAINS}, got {domain!r}')
+    if domain != 'auto':
+        return domain == 'kernel'
+    if cost.numel() == 0:
+        return False
+    limit = (KERNEL_MAX_SCALED_COST_FLOAT64
+             if cost.dtype == torch.float64 else 1.0 / KERNEL_MIN_EPS_PER_COST)
+    low, high = torch.aminmax(cost.detach())
+    return max(-float(low), float(high)) / eps <= limit
 
 
 def kernel_sinkhorn_scalings(kernel: Tensor, a: Tensor, b: Tensor,
@@ -96,7 +125,8 @@ class _KernelSinkhorn(torch.autograd.Function):
     allocated (K and the plan; first touching fresh memory costs several passes on CPU):
     backward writes the gradient into K's buffer once it has no further use for K (a
     second backward through the same graph, e.g. ``retain_graph=True``, rebuilds K from
-    the saved cost).
+    the saved cost with the forward's exponential: the same K bit for bit, hence the same
+    gradient).
 
     Backward is the exact gradient of the L unrolled iterations from saved vectors: each
     iteration contributes two rank-one terms to dK (``ds_k v_k^T`` and ``u_{k-1} dr_k^T``),
@@ -146,8 +176,10 @@ class _KernelSinkhorn(torch.autograd.Function):
     def backward(ctx, grad_plan: Tensor):
         cost, keep, us, vs, rs, ss = ctx.saved_tensors
         kernel, ctx.kernel = ctx.kernel, None
-        if kernel is None:  # a second backward (retain_graph=True): rebuild K
-            kernel = torch.mul(cost, ctx.scale).exp_()
+        if kernel is None:  # a second backward (retain_graph=True): rebuild K by the
+            # forward's own exponential, so that it is bitwise the K the forward used
+            kernel = torch.empty_like(cost, memory_format=torch.contiguous_format)
+            passes.exp_col_sums(cost, ctx.scale, kernel)
         bsz, n, m = kernel.shape
         augment = ctx.augment
         dummies = _Dummies(augment, n, m)

@@ -30,6 +30,7 @@ from typing import Callable, Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from .kernel_sinkhorn import kernel_sinkhorn_plan, use_kernel_domain
 from .validation import prepare_problem, total_masses
 
 __all__ = ['sinkhorn', 'log_sinkhorn_plan', 'COMPILE_MIN_ELEMENTS']
@@ -182,8 +183,9 @@ def sinkhorn(cost: Tensor,
              b: Optional[Tensor] = None,
              eps: float = 0.1,
              num_iters: int = 10,
-             compile: CompileFlag = 'auto') -> Tensor:
-    """Entropic optimal transport plan by batched log-domain Sinkhorn.
+             compile: CompileFlag = 'auto',
+             domain: str = 'auto') -> Tensor:
+    """Entropic optimal transport plan by batched Sinkhorn (log or kernel domain).
 
     Solves ``min_T <T, C> - eps H(T)`` s.t. ``T 1 = a``, ``T^T 1 = b`` with exactly
     ``num_iters`` iterations of POT's ``sinkhorn_log`` update order (v then u), so that the
@@ -202,8 +204,14 @@ def sinkhorn(cost: Tensor,
             the same total as ``a`` per batch element.
         eps (float): Entropic regularisation (> 0).
         num_iters (int): Number of Sinkhorn iterations (>= 1).
-        compile (bool | str): Fused ``torch.compile`` steps: True, False or 'auto' (large
-            problems only; see the module docstring).
+        compile (bool | str): Fused ``torch.compile`` steps of the log domain: True, False
+            or 'auto' (large problems only; see the module docstring).
+        domain (str): ``'log'`` (the log-sum-exp iteration above), ``'kernel'`` (the same
+            iterates on ``K = exp(-C/eps)``, :func:`~mmfss.ot.kernel_sinkhorn_plan`: each
+            update is one pass over K, several times faster on CPU) or ``'auto'``
+            (default): kernel when every ``exp(-C/eps)`` is a normal float
+            (``max|C| / eps <= 80`` in float32, 700 in float64), else log. The two agree
+            to rounding.
 
     Returns:
         Tensor: [B, N, M] transport plans (float32, or float64 for float64 costs).
@@ -211,4 +219,6 @@ def sinkhorn(cost: Tensor,
     with torch.autocast(cost.device.type, enabled=False):
         cost, a, b = prepare_problem(cost, a, b, eps, num_iters)
         total_masses(a, b, check_equal=True)
+        if use_kernel_domain(domain, cost, eps):
+            return kernel_sinkhorn_plan(cost, -1.0 / eps, a, b, num_iters)
         return log_sinkhorn_plan(cost, -1.0 / eps, a, b, num_iters, compile)

@@ -4,11 +4,11 @@ from typing import Optional, Union
 import torch
 from torch import Tensor
 
-from .kernel_sinkhorn import KERNEL_MIN_EPS_PER_COST, kernel_sinkhorn_plan
+from .kernel_sinkhorn import DOMAINS, kernel_sinkhorn_plan, use_kernel_domain
 from .log_sinkhorn import log_sinkhorn_plan
 from .validation import prepare_problem, total_masses
 
-__all__ = ['partial_ot', 'augmented_problem']
+__all__ = ['partial_ot', 'augmented_problem', 'use_kernel_domain', 'DOMAINS']
 
 
 def augmented_marginals(a: Tensor, b: Tensor, mass: Tensor):
@@ -38,23 +38,6 @@ def augmented_problem(cost: Tensor, a: Tensor, b: Tensor, mass: Tensor, eps: flo
     K[:, :n, :m] = cost / -eps
     K[:, n, m] = float('-inf')
     return K, a_ext, b_ext
-
-
-DOMAINS = ('auto', 'log', 'kernel')
-
-
-def use_kernel_domain(domain: str, cost: Tensor, eps: float) -> bool:
-    """Whether ``domain`` (``'auto'``, ``'log'``, ``'kernel'``) selects the kernel domain
-    for ``cost`` and ``eps`` (see :func:`partial_ot`)."""
-    if domain not in DOMAINS:
-        raise ValueError(f'domain must be one of {DOMAINS}, got {domain!r}')
-    if domain != 'auto':
-        return domain == 'kernel'
-    limit = 700.0 if cost.dtype == torch.float64 else 1.0 / KERNEL_MIN_EPS_PER_COST
-    if cost.numel() == 0:
-        return False
-    low, high = torch.aminmax(cost.detach())  # max |C| without an N x M temporary
-    return max(-float(low), float(high)) / eps <= limit
 
 
 def partial_ot(cost: Tensor,

@@ -1,4 +1,13 @@
-"""The C++ passes of the kernel-domain Sinkhorn against their torch reference."""
+"""The C++ passes of the kernel-domain Sinkhorn against their torch reference.
+
+Tolerances (``TOL``): the extension and the torch reference add the same positive terms
+in different orders (and the x86-64-v3/v4 passes fuse multiply-adds where the baseline
+and torch may not), so a row product of m terms may differ by about m unit roundoffs
+relative to its value; the tests have m <= 300 in float64 (300 * 1.1e-16 = 3.3e-14, so
+rtol 1e-12 leaves a 30x margin) and m <= 80 in float32 (80 * 6e-8 = 4.8e-6 against rtol
+2e-5). Within one instruction set the passes are compared bitwise.
+"""
+import os
 from unittest import mock
 
 import pytest
@@ -104,7 +113,7 @@ def test_exp_pass_special_values(dtype):
     cost = torch.linspace(-3, 3, 2 * 3 * 40, dtype=dtype).reshape(2, 3, 40)
     cost[1, 1, :len(values)] = torch.tensor(values, dtype=dtype)
     kernel = torch.empty_like(cost)
-    col = kernel_passes._ext.exp_pass(cost, 1.0, kernel)
+    col = kernel_passes.exp_col_sums(cost, 1.0, kernel)
     torch.testing.assert_close(kernel, torch.exp(cost), equal_nan=True, atol=0,
                                rtol=2 * torch.finfo(dtype).eps)
     torch.testing.assert_close(col, torch.exp(cost).sum(1), equal_nan=True)
@@ -134,7 +143,7 @@ def test_gradient_passes(rank, layout, bsz, n, m, double, seed):
     torch.testing.assert_close(ext, expected, **TOL[dtype])
 
 
-def test_fallbacks_and_thread_counts():
+def test_fallbacks():
     torch.manual_seed(0)
     kernel = torch.rand(2, 6, 5, dtype=torch.float64)
     # a gradient without unit column stride, another dtype or a non-contiguous kernel: torch
@@ -147,17 +156,6 @@ def test_fallbacks_and_thread_counts():
     with mock.patch.object(kernel_passes, 'BACKEND', 'cuda'):
         with pytest.raises(ValueError, match="BACKEND must be 'auto' or 'torch'"):
             kernel_passes._use_extension(kernel)
-    # the threads' column buffers are summed in a fixed order: same result for 1 thread
-    big = torch.rand(3, 200, 150, dtype=torch.float64)
-    x, c, num = torch.rand(3, 150, dtype=torch.float64), torch.rand(3), torch.rand(3, 200)
-    args = (big, x, c.double(), num.double(), None, True)
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        single = kernel_passes.row_pass(*args)
-    finally:
-        torch.set_num_threads(threads)
-    _assert_all_close(kernel_passes.row_pass(*args), single, torch.float64)
 
 
 def test_extension_argument_errors():
@@ -166,17 +164,146 @@ def test_extension_argument_errors():
     x, c, num = torch.rand(2, 3), torch.rand(2), torch.rand(2, 4)
     empty = torch.empty(0)
     with pytest.raises(RuntimeError, match=r'x must have shape \[2, 3\]'):
-        ext.row_pass(kernel, torch.rand(2, 4), c, num, empty, True)
+        ext.row_pass(kernel, torch.rand(2, 4), c, num, empty, True, 0)
+    with pytest.raises(RuntimeError, match='isa must be an index below'):
+        ext.row_pass(kernel, x, c, num, empty, True, 7)
     with pytest.raises(RuntimeError, match='kernel must be contiguous'):
-        ext.row_pass(kernel.mT.contiguous().mT, x, c, num, empty, True)
+        ext.row_pass(kernel.mT.contiguous().mT, x, c, num, empty, True, 0)
     with pytest.raises(RuntimeError, match='num must be Float'):
-        ext.row_pass(kernel, x, c, num.double(), empty, True)
+        ext.row_pass(kernel, x, c, num.double(), empty, True, 0)
     with pytest.raises(RuntimeError, match='grad must have unit column stride'):
-        ext.grad_first_pass(kernel, torch.rand(2, 3, 4).mT, num, x, c, num, num)
+        ext.grad_first_pass(kernel, torch.rand(2, 3, 4).mT, num, x, c, num, num, 0)
     with pytest.raises(RuntimeError, match=r'cost must have shape \[2, 4, 3\]'):
-        ext.exp_pass(torch.rand(2, 3, 4), -10.0, kernel)
+        ext.exp_pass(torch.rand(2, 3, 4), -10.0, kernel, 0)
     with pytest.raises(RuntimeError, match='cost must have unit column stride'):
-        ext.exp_pass(torch.rand(2, 3, 4).mT, -10.0, kernel)
+        ext.exp_pass(torch.rand(2, 3, 4).mT, -10.0, kernel, 0)
     with pytest.raises(RuntimeError, match=r'right must have shape \[2, 5, 3\]'):
         ext.grad_write_pass(kernel, kernel, num, x, torch.rand(2, 4, 5), torch.rand(2, 4, 3),
-                            1.0)
+                            1.0, 0)
+
+
+# ----------------------------------------------------------------- instruction sets
+ISAS = ('x86-64-v4', 'x86-64-v3', 'baseline')
+
+
+def _require_isa(isa):
+    """Skip, saying why, where this build or this CPU cannot run ``isa``."""
+    if isa not in kernel_passes.compiled_isas():
+        pytest.skip(f'the extension has no {isa} passes on this platform (compiled: '
+                    f'{kernel_passes.compiled_isas()})')
+    if isa not in kernel_passes.available_isas():
+        pytest.skip(f'this CPU cannot run {isa} (its flags: {kernel_passes.cpu_flags()})')
+
+
+def _misaligned(t):
+    """A copy of ``t`` whose storage starts one element past an allocation's start."""
+    buf = torch.empty(t.numel() + 1, dtype=t.dtype)
+    out = buf[1:].view(t.shape)
+    out.copy_(t)
+    return out
+
+
+def _all_passes(bsz, n, m, dtype, seed, rank=5):
+    """Every pass of the extension on one set of inputs: a dict name -> tensors."""
+    g = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=g, dtype=torch.float64).add_(0.1).to(dtype)
+
+    cost = rand(bsz, n, m) * 2 - 1
+    x, c, num, den, keep = rand(bsz, m), rand(bsz), rand(bsz, n), rand(bsz, n), rand(bsz)
+    grad, u_fin, v_fin = rand(bsz, n, m), rand(bsz, n), rand(bsz, m)
+    left, right = rand(bsz, n, rank), rand(bsz, rank, m)
+
+    def run(align):
+        place = _misaligned if align else (lambda t: t.clone())
+        kernel = torch.empty(bsz, n, m, dtype=dtype)
+        kernel = place(kernel)
+        out = dict(exp=(kernel_passes.exp_col_sums(place(cost), -3.0, kernel), kernel.clone()))
+        out['row_fwd'] = kernel_passes.row_pass(kernel, x, c, num, None, True)
+        out['row_bwd'] = kernel_passes.row_pass(kernel, x, c, num, den, False)
+        plan = place(torch.empty_like(kernel))
+        out['plan'] = kernel_passes.plan_pass(kernel, x, c, num, keep, plan) + (plan, )
+        out['grad_first'] = kernel_passes.grad_first_pass(kernel, place(grad), u_fin, v_fin,
+                                                          keep, num, den)
+        out['grad_write'] = (kernel_passes.grad_write_pass(kernel.clone(), place(grad), u_fin,
+                                                           v_fin, left, right, -3.0), )
+        return out
+
+    return run
+
+
+def _with_threads(count, fn, *args):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(count)
+        return fn(*args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _compare(first, second, exact, dtype):
+    assert first.keys() == second.keys()
+    for name in first:
+        for x, y in zip(first[name], second[name]):
+            if exact:
+                assert torch.equal(x, y), f'{name}: not bitwise identical'
+            else:
+                torch.testing.assert_close(x, y, **TOL[dtype], msg=lambda m: f'{name}: {m}')
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('isa', ISAS)
+def test_isa_bitwise_across_threads_and_alignment(isa, dtype):
+    """Under one instruction set every pass gives bitwise the same results with 1 and 2
+    threads and with storage at another alignment; against the torch reference and the
+    baseline passes within TOL. Shapes: several chunks per batch element (N = 300 > 16)
+    and tails (M = 70 is no multiple of a 64-byte vector)."""
+    _require_isa(isa)
+    run = _all_passes(3, 300, 70, dtype, seed=0)
+    with mock.patch.object(kernel_passes, 'ISA', isa):
+        one = _with_threads(1, run, False)
+        two = _with_threads(2, run, False)
+        shifted = _with_threads(2, run, True)
+        again = _with_threads(2, run, False)
+    _compare(one, two, True, dtype)
+    _compare(one, shifted, True, dtype)
+    _compare(one, again, True, dtype)
+    with mock.patch.object(kernel_passes, 'BACKEND', 'torch'):
+        reference = run(False)
+    _compare(one, reference, False, dtype)
+    with mock.patch.object(kernel_passes, 'ISA', 'baseline'):
+        baseline = run(False)
+    _compare(one, baseline, False, dtype)
+
+
+def test_isa_selection(monkeypatch):
+    """ISA, then $MMFSS_OT_ISA, then the best runnable set; read at call time."""
+    runnable = kernel_passes.available_isas()
+    assert runnable and runnable[-1] == 'baseline'
+    assert set(runnable) <= set(kernel_passes.compiled_isas())
+    monkeypatch.delenv(kernel_passes.ISA_ENV, raising=False)
+    monkeypatch.setattr(kernel_passes, 'ISA', None)
+    assert kernel_passes.selected_isa() == runnable[0]
+    monkeypatch.setenv(kernel_passes.ISA_ENV, 'baseline')
+    assert kernel_passes.selected_isa() == 'baseline'
+    assert 'selected baseline (MMFSS_OT_ISA=baseline)' in kernel_passes.describe()
+    monkeypatch.setattr(kernel_passes, 'ISA', runnable[0])  # the switch wins over the env
+    assert kernel_passes.selected_isa() == runnable[0]
+    monkeypatch.setattr(kernel_passes, 'ISA', 'avx9000')
+    with pytest.raises(ValueError, match=r"mmfss.ot.kernel_passes.ISA='avx9000': must be"):
+        kernel_passes.row_pass(torch.rand(1, 2, 3), torch.rand(1, 3), torch.rand(1),
+                               torch.rand(1, 2), None, True)
+    monkeypatch.setattr(kernel_passes, 'ISA', None)
+    monkeypatch.setenv(kernel_passes.ISA_ENV, 'sse')
+    with pytest.raises(ValueError, match=r"MMFSS_OT_ISA='sse'"):
+        kernel_passes.selected_isa()
+    unrunnable = [i for i in kernel_passes.compiled_isas() if i not in runnable]
+    for name in unrunnable:  # e.g. x86-64-v4 on a CPU without AVX-512
+        monkeypatch.setenv(kernel_passes.ISA_ENV, name)
+        with pytest.raises(ValueError, match='this CPU cannot run it'):
+            kernel_passes.selected_isa()
+        with pytest.raises(RuntimeError, match=f'this CPU cannot run the {name} passes'):
+            kernel_passes._ext.row_pass(torch.rand(1, 2, 3), torch.rand(1, 3), torch.rand(1),
+                                        torch.rand(1, 2), torch.empty(0), True,
+                                        kernel_passes.compiled_isas().index(name))

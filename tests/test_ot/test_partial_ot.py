@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from mmfss.ot import (augmented_problem, kernel_passes, kernel_sinkhorn, log_sinkhorn_plan,
                       partial_ot, sinkhorn)
 
+from .test_kernel_passes import ISAS, _require_isa
+
 
 def _problem(rng, bsz, n, m):
     cost = torch.from_numpy(rng.uniform(0, 1, size=(bsz, n, m)))
@@ -201,6 +203,46 @@ def test_kernel_domain_backward_twice_and_balanced(passes):
     expected_grad, = torch.autograd.grad((expected * weights).sum(), c)
     torch.testing.assert_close(plan, expected, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(grad, expected_grad, rtol=1e-8, atol=1e-11)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('isa', ISAS)
+def test_kernel_domain_reproducible_per_isa(isa, dtype):
+    """Under each instruction set the extension runs: repeated calls give bitwise the same
+    plans, a second backward through the same graph (retain_graph) bitwise the same
+    gradient, and 1 and 2 threads bitwise the same plans and gradients (partial and
+    balanced)."""
+    _require_isa(isa)
+    torch.manual_seed(0)
+    cost0 = (torch.rand(2, 40, 70, dtype=dtype) * 2)
+    weights = torch.randn(2, 40, 70, dtype=dtype)
+
+    def solve():
+        results = []
+        for solver in (lambda c: partial_ot(c, None, None, 0.4, eps=0.1, num_iters=5,
+                                            domain='kernel'),
+                       lambda c: sinkhorn(c, eps=0.1, num_iters=5, domain='kernel')):
+            cost = cost0.clone().requires_grad_()
+            plan = solver(cost)
+            again = solver(cost)
+            assert torch.equal(plan, again), 'a repeated call gave another plan'
+            first, = torch.autograd.grad((plan * weights).sum(), cost, retain_graph=True)
+            second, = torch.autograd.grad((plan * weights).sum(), cost)
+            assert torch.equal(first, second), 'the second backward gave another gradient'
+            results += [plan.detach(), first]
+        return results
+
+    threads = torch.get_num_threads()
+    with mock.patch.object(kernel_passes, 'ISA', isa):
+        try:
+            torch.set_num_threads(1)
+            single = solve()
+            torch.set_num_threads(2)
+            double = solve()
+        finally:
+            torch.set_num_threads(threads)
+    for x, y in zip(single, double):
+        assert torch.equal(x, y), '1 and 2 threads differ'
 
 
 def test_domain_selection():

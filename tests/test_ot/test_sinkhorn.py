@@ -25,12 +25,14 @@ def _unrolled_reference(cost, a, b, eps, num_iters):
 
 @settings(max_examples=25, deadline=None)
 @given(bsz=st.integers(1, 3), n=st.integers(1, 12), m=st.integers(1, 12),
-       eps=st.floats(0.02, 1.0), num_iters=st.integers(1, 30), seed=st.integers(0, 2**16))
-def test_matches_pot_sinkhorn_log_float64(bsz, n, m, eps, num_iters, seed):
+       eps=st.floats(0.02, 1.0), num_iters=st.integers(1, 30), seed=st.integers(0, 2**16),
+       domain=st.sampled_from(['log', 'kernel', 'auto']))
+def test_matches_pot_sinkhorn_log_float64(bsz, n, m, eps, num_iters, seed, domain):
+    """Both domains give POT's iterates (float64: max|C| / eps <= 100, kernel-domain safe)."""
     rng = np.random.default_rng(seed)
     cost = torch.from_numpy(rng.uniform(0, 2, size=(bsz, n, m)))
     a, b = _marginals(rng, bsz, n), _marginals(rng, bsz, m)
-    plan = sinkhorn(cost, a, b, eps=eps, num_iters=num_iters)
+    plan = sinkhorn(cost, a, b, eps=eps, num_iters=num_iters, domain=domain)
     assert plan.dtype == torch.float64 and plan.shape == (bsz, n, m)
     for i in range(bsz):
         with _no_fail():
@@ -63,31 +65,37 @@ def test_uniform_defaults_and_1d_marginals():
                                atol=1e-6, rtol=0)
 
 
-def test_gradcheck():
+@pytest.mark.parametrize('domain', ['log', 'kernel'])
+def test_gradcheck(domain):
     torch.manual_seed(0)
     cost = torch.rand(2, 4, 3, dtype=torch.float64, requires_grad=True)
     a = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.25] * 4], dtype=torch.float64)
     b = torch.tensor([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6]], dtype=torch.float64)
-    assert torch.autograd.gradcheck(lambda c: sinkhorn(c, a, b, eps=0.3, num_iters=6),
+    assert torch.autograd.gradcheck(lambda c: sinkhorn(c, a, b, eps=0.3, num_iters=6,
+                                                          domain=domain),
                                     (cost, ), eps=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize('domain', ['log', 'kernel'])
 @pytest.mark.parametrize('num_iters', [1, 3, 10])
-def test_backward_equals_unrolled_autograd(num_iters):
+def test_backward_equals_unrolled_autograd(num_iters, domain):
     torch.manual_seed(1)
     cost = torch.rand(3, 20, 15)
     a = torch.softmax(torch.randn(3, 20), 1)
     b = torch.softmax(torch.randn(3, 15), 1)
     weight = torch.randn(3, 20, 15)
     c1 = cost.clone().requires_grad_()
-    (sinkhorn(c1, a, b, eps=0.05, num_iters=num_iters) * weight).sum().backward()
+    (sinkhorn(c1, a, b, eps=0.05, num_iters=num_iters, domain=domain) * weight).sum().backward()
     c2 = cost.clone().requires_grad_()
     (_unrolled_reference(c2, a, b, 0.05, num_iters) * weight).sum().backward()
     torch.testing.assert_close(c1.grad, c2.grad, rtol=1e-4, atol=1e-5)
 
 
-def test_backward_memory_does_not_grow_with_iterations():
-    """What autograd keeps for backward: the caller's cost (no copy) plus vectors."""
+@pytest.mark.parametrize('domain', ['log', 'kernel'])
+def test_backward_memory_does_not_grow_with_iterations(domain):
+    """What autograd keeps for backward: the caller's cost (no copy) plus vectors (the
+    kernel domain also keeps K, one [B, N, M] buffer whatever the iterations, which its
+    backward turns into the gradient)."""
 
     def saved(num_iters):
         tensors = []
@@ -98,7 +106,7 @@ def test_backward_memory_does_not_grow_with_iterations():
 
         cost = torch.rand(2, 64, 64, requires_grad=True)
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            sinkhorn(cost, eps=0.1, num_iters=num_iters, compile=False)
+            sinkhorn(cost, eps=0.1, num_iters=num_iters, compile=False, domain=domain)
         return cost, tensors
 
     for num_iters in (1, 2, 50):
@@ -106,8 +114,10 @@ def test_backward_memory_does_not_grow_with_iterations():
         big = [t for t in tensors if t.shape[-2:] == (64, 64)]
         assert len(big) == 1 and big[0].data_ptr() == cost.data_ptr()  # the input itself
         small = sum(t.numel() for t in tensors if t.shape[-2:] != (64, 64))
-        # log a, log b and two log-sum-exp vectors per iteration: B x (N + M) each
-        assert small == (num_iters + 1) * 2 * (64 + 64)
+        if domain == 'log':  # log a, log b, two log-sum-exps per iteration: B x (N + M) each
+            assert small == (num_iters + 1) * 2 * (64 + 64)
+        else:  # keep [B]; u_0..u_L, s_1..s_L [B, N]; v_1..v_L, r_1..r_L [B, M]
+            assert small == 2 * (1 + (2 * num_iters + 1) * 64 + 2 * num_iters * 64)
 
 
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16, torch.float32])

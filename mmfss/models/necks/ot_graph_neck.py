@@ -138,7 +138,7 @@ class DualBranchGraphLayer(nn.Module):
                   if self.normalize_nodes else (query, support))
         cost = squared_euclidean_cost(qn, sn, unit_norm=self.normalize_nodes)
         plan = sinkhorn(cost.repeat(len(masses), 1, 1), a, b, self.eps, self.num_iters,
-                        self.compile)
+                        self.compile, domain='log')
         # Sinkhorn ends with the row update, so every row sums to exactly a_i = 1/Nq: the
         # barycentric projection sum_j T_ij s_j / sum_j T_ij is Nq * T s (no pass over T).
         message = torch.bmm(support.repeat(len(masses), 1, 1), plan.to(support.dtype)

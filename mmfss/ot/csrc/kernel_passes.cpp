@@ -11,24 +11,33 @@
 // are the reference implementation in mmfss/ot/kernel_passes.py; tests check that both
 // agree.
 //
-// Rows are split between ATen's threads (at::parallel_for); every thread accumulates the
-// K^T products in its own [B, M] buffer and the buffers are summed at the end, so results
-// do not depend on scheduling. On x86-64 with GCC the loops are compiled for AVX-512, for
-// AVX2 + FMA and for the baseline, and the best one the CPU supports is picked at load
-// time (function multi-versioning), so the built library runs on any x86-64 CPU.
+// Reproducibility. Every result is a fixed sequence of floating-point operations for a
+// given instruction set and shape:
+// * the rows of each batch element are cut into at most kChunksPerBatch chunks whose size
+//   depends on N only; each chunk accumulates its K^T products in its own [M] buffer and
+//   the buffers are summed in chunk order. ATen's threads (at::parallel_for) take whole
+//   chunks, so the result does not depend on the number of threads or on scheduling;
+// * reductions along a row keep a fixed number of partial sums (indexed by the column,
+//   not by the address), so alignment does not change them;
+// * on x86-64 with GCC the passes are compiled three times, for x86-64-v4 (AVX-512),
+//   x86-64-v3 (AVX2 + FMA) and the baseline (SSE2), and the caller chooses one at run time
+//   (the `isa` argument; mmfss.ot.kernel_passes picks the best the CPU runs unless told
+//   otherwise). The three differ only in rounding: v3 and v4 contract a * b + c into one
+//   FMA, the baseline does not. Elsewhere only the baseline is compiled.
 #include <ATen/Parallel.h>
 #include <torch/extension.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(MMFSS_NO_CLONES)
-#define MMFSS_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MMFSS_CLONES
+#define MMFSS_X86_CLONES 1
+#define MMFSS_TARGET_V4 __attribute__((target("arch=x86-64-v4")))
+#define MMFSS_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
 #endif
 #define MMFSS_INLINE inline __attribute__((always_inline))
 
@@ -198,13 +207,13 @@ MMFSS_INLINE void exp_pass_rows(const Problem<T>& p, int64_t begin, int64_t end,
     for (int64_t l = 0; l < kLanes; ++l) any_outside |= outside[l] != 0;
     // the tail, or the whole row where 2^n would not be normal: the library's exp
     for (int64_t k = any_outside ? 0 : j; k < p.cols; ++k) out[k] = std::exp(c[k] * scale);
-    axpy(col + b * p.cols, T(1), out, p.cols);
+    axpy(col, T(1), out, p.cols);
   }
 }
 
-// The passes below work on the rows [begin, end) of the flattened [B * N, M] kernel (the
-// callers split the rows between threads) and add their column products to `col`
-// ([B, M], the calling thread's own buffer).
+// The passes work on the rows [begin, end) of the flattened [B * N, M] kernel, all of one
+// batch element (a chunk, see over_rows), and add their column products to `col` (the
+// chunk's own [M] buffer).
 
 // s = K x + c; w = num / s (forward: u = a / (K v)) or w = -s num / den (backward:
 // ds = -du u / s); col += K^T w.
@@ -219,7 +228,7 @@ MMFSS_INLINE void row_pass_rows(const Problem<T>& p, int64_t begin, int64_t end,
     const T wr = forward ? num[r] / sr : -sr * num[r] / den[r];
     s[r] = sr;
     w[r] = wr;
-    axpy(col + b * p.cols, wr, row, p.cols);
+    axpy(col, wr, row, p.cols);
   }
 }
 
@@ -258,7 +267,7 @@ MMFSS_INLINE void grad_first_pass_rows(const Problem<T>& p, int64_t begin, int64
     const T dsr = -du * num[r] / den[r];
     ds[r] = dsr;
     const T ur = u_fin[r];
-    T* __restrict__ acc = col + b * p.cols;
+    T* __restrict__ acc = col;
     for (int64_t j = 0; j < p.cols; ++j) acc[j] += row[j] * (ur * g[j] + dsr);
   }
 }
@@ -321,55 +330,126 @@ MMFSS_INLINE void grad_write_pass_rows(const Problem<T>& p, int64_t begin, int64
   }
 }
 
-// One multi-versioned entry point per pass and dtype: the clones must be the functions
-// that contain the loops (a template or the lambda given to at::parallel_for cannot carry
-// them), and overloading on the dtype lets the templated callers pick them.
-#define MMFSS_DEFINE_CLONES(T)                                                              \
-  MMFSS_CLONES void row_pass_clone(const Problem<T>& p, int64_t begin, int64_t end,         \
-                                   const T* x, const T* c, const T* num, const T* den,      \
-                                   bool fwd, T* s, T* w, T* col) {                          \
+// One entry point per pass, dtype and instruction set: the target attribute must be on
+// the functions that contain the loops (the helpers above are always inlined into them),
+// and overloading on the dtype lets the templated callers pick them.
+#define MMFSS_DEFINE_PASSES(T, TARGET)                                                      \
+  TARGET void row_pass(const Problem<T>& p, int64_t begin, int64_t end, const T* x,         \
+                       const T* c, const T* num, const T* den, bool fwd, T* s, T* w,        \
+                       T* col) {                                                            \
     row_pass_rows(p, begin, end, x, c, num, den, fwd, s, w, col);                           \
   }                                                                                         \
-  MMFSS_CLONES void plan_pass_clone(const Problem<T>& p, int64_t begin, int64_t end,        \
-                                    const T* v, const T* c, const T* num, const T* keep,    \
-                                    T* s, T* u, T* plan) {                                  \
+  TARGET void plan_pass(const Problem<T>& p, int64_t begin, int64_t end, const T* v,        \
+                        const T* c, const T* num, const T* keep, T* s, T* u, T* plan) {     \
     plan_pass_rows(p, begin, end, v, c, num, keep, s, u, plan);                             \
   }                                                                                         \
-  MMFSS_CLONES void grad_first_pass_clone(const Problem<T>& p, int64_t begin, int64_t end,  \
-                                          const T* g, int64_t gb, int64_t gr, const T* uf,  \
-                                          const T* vf, const T* keep, const T* num,         \
-                                          const T* den, T* ds, T* col) {                    \
+  TARGET void grad_first_pass(const Problem<T>& p, int64_t begin, int64_t end, const T* g,  \
+                              int64_t gb, int64_t gr, const T* uf, const T* vf,             \
+                              const T* keep, const T* num, const T* den, T* ds, T* col) {   \
     grad_first_pass_rows(p, begin, end, g, gb, gr, uf, vf, keep, num, den, ds, col);        \
   }                                                                                         \
-  MMFSS_CLONES void grad_write_pass_clone(const Problem<T>& p, int64_t begin, int64_t end,  \
-                                          const T* g, int64_t gb, int64_t gr, const T* uf,  \
-                                          const T* vf, const T* left, const T* right,       \
-                                          int64_t rank, T scale) {                          \
+  TARGET void grad_write_pass(const Problem<T>& p, int64_t begin, int64_t end, const T* g,  \
+                              int64_t gb, int64_t gr, const T* uf, const T* vf,             \
+                              const T* left, const T* right, int64_t rank, T scale) {       \
     grad_write_pass_rows(p, begin, end, g, gb, gr, uf, vf, left, right, rank, scale);       \
   }                                                                                         \
-  MMFSS_CLONES void exp_pass_clone(const Problem<T>& p, int64_t begin, int64_t end,         \
-                                   const T* cost, int64_t cb, int64_t cr, T scale, T* col) { \
+  TARGET void exp_pass(const Problem<T>& p, int64_t begin, int64_t end, const T* cost,      \
+                       int64_t cb, int64_t cr, T scale, T* col) {                           \
     exp_pass_rows(p, begin, end, cost, cb, cr, scale, col);                                 \
   }
 
-MMFSS_DEFINE_CLONES(float)
-MMFSS_DEFINE_CLONES(double)
+#define MMFSS_NO_TARGET
+namespace isa_baseline {
+MMFSS_DEFINE_PASSES(float, MMFSS_NO_TARGET)
+MMFSS_DEFINE_PASSES(double, MMFSS_NO_TARGET)
+}  // namespace isa_baseline
+#ifdef MMFSS_X86_CLONES
+namespace isa_v3 {
+MMFSS_DEFINE_PASSES(float, MMFSS_TARGET_V3)
+MMFSS_DEFINE_PASSES(double, MMFSS_TARGET_V3)
+}  // namespace isa_v3
+namespace isa_v4 {
+MMFSS_DEFINE_PASSES(float, MMFSS_TARGET_V4)
+MMFSS_DEFINE_PASSES(double, MMFSS_TARGET_V4)
+}  // namespace isa_v4
+#endif
 
-// Splits the rows between ATen's threads. With `col`, every thread gets its own zeroed
-// [B, M] buffer for its column products and the buffers are summed into `col` at the end
-// (the result does not depend on scheduling).
+// The instruction sets, by index: the `isa` argument of the Python entry points.
+const char* const kIsaNames[] = {"baseline", "x86-64-v3", "x86-64-v4"};
+#ifdef MMFSS_X86_CLONES
+constexpr int64_t kIsaCount = 3;
+#else
+constexpr int64_t kIsaCount = 1;
+#endif
+
+bool cpu_runs(int64_t isa) {
+#ifdef MMFSS_X86_CLONES
+  __builtin_cpu_init();
+  if (isa == 2) return __builtin_cpu_supports("x86-64-v4");
+  if (isa == 1) return __builtin_cpu_supports("x86-64-v3");
+#endif
+  return isa == 0;
+}
+
+void check_isa(int64_t isa) {
+  TORCH_CHECK(isa >= 0 && isa < kIsaCount, "isa must be an index below ", kIsaCount,
+              " (the instruction sets this build holds), got ", isa);
+  TORCH_CHECK(cpu_runs(isa), "this CPU cannot run the ", kIsaNames[isa], " passes");
+}
+
+// Calls `fn` of the instruction set `isa` (checked by check_isa).
+#ifdef MMFSS_X86_CLONES
+#define MMFSS_CALL(isa, fn, ...)                    \
+  do {                                              \
+    if ((isa) == 2) isa_v4::fn(__VA_ARGS__);        \
+    else if ((isa) == 1) isa_v3::fn(__VA_ARGS__);   \
+    else isa_baseline::fn(__VA_ARGS__);             \
+  } while (0)
+#else
+#define MMFSS_CALL(isa, fn, ...) isa_baseline::fn(__VA_ARGS__)
+#endif
+
+// Rows of one batch element are cut into at most kChunksPerBatch chunks of equal size
+// (the last one shorter), a function of N only.
+constexpr int64_t kChunksPerBatch = 16;
+
+// Runs body(begin, end, buffer) over the chunks of rows, in parallel (a thread takes whole
+// chunks). With `col` ([B, M]), every chunk gets its own zeroed [M] buffer for its column
+// products, and col[b] is the sum of batch element b's buffers in chunk order: the result
+// is the same whatever the number of threads.
 template <typename T, typename Body>
 void over_rows(const Problem<T>& p, T* col, const Body& body) {
-  const int64_t size = p.batch * p.cols;
-  std::vector<T> buffers(col == nullptr ? 0 : static_cast<size_t>(at::get_num_threads() * size),
-                         T(0));
-  at::parallel_for(0, p.batch * p.rows, 1, [&](int64_t begin, int64_t end) {
-    body(begin, end, col == nullptr ? nullptr : buffers.data() + at::get_thread_num() * size);
+  const int64_t chunk_rows = std::max<int64_t>(1, (p.rows + kChunksPerBatch - 1) / kChunksPerBatch);
+  const int64_t per_batch = (p.rows + chunk_rows - 1) / chunk_rows;
+  const int64_t chunks = p.batch * per_batch;
+  std::unique_ptr<T[]> buffers(col == nullptr ? nullptr : new T[chunks * p.cols]);
+  at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t k = first; k < last; ++k) {
+      const int64_t b = k / per_batch, start = (k % per_batch) * chunk_rows;
+      T* buffer = nullptr;
+      if (col != nullptr) {
+        buffer = buffers.get() + k * p.cols;
+        std::fill(buffer, buffer + p.cols, T(0));
+      }
+      body(b * p.rows + start, b * p.rows + std::min(p.rows, start + chunk_rows), buffer);
+    }
   });
   if (col == nullptr) return;
-  std::fill(col, col + size, T(0));
-  for (size_t start = 0; start < buffers.size(); start += static_cast<size_t>(size))
-    for (int64_t j = 0; j < size; ++j) col[j] += buffers[start + j];
+  // col[b, j] = buffer 0 + buffer 1 + ... in this order; split over column blocks
+  constexpr int64_t kBlock = 1024;
+  const int64_t blocks = (p.cols + kBlock - 1) / kBlock;
+  at::parallel_for(0, p.batch * blocks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t k = first; k < last; ++k) {
+      const int64_t b = k / blocks, j0 = (k % blocks) * kBlock;
+      const int64_t j1 = std::min(p.cols, j0 + kBlock);
+      T* __restrict__ out = col + b * p.cols;
+      std::fill(out + j0, out + j1, T(0));
+      for (int64_t c = 0; c < per_batch; ++c) {
+        const T* __restrict__ in = buffers.get() + (b * per_batch + c) * p.cols;
+        for (int64_t j = j0; j < j1; ++j) out[j] += in[j];
+      }
+    }
+  });
 }
 
 // ------------------------------------------------------------------ argument checking
@@ -404,7 +484,8 @@ Problem<T> problem(const at::Tensor& kernel) {
 }
 
 // ------------------------------------------------------------------ Python entry points
-at::Tensor exp_pass_op(const at::Tensor& cost, double scale, at::Tensor& kernel) {
+at::Tensor exp_pass_op(const at::Tensor& cost, double scale, at::Tensor& kernel, int64_t isa) {
+  check_isa(isa);
   check_kernel(kernel);
   TORCH_CHECK(cost.sizes() == kernel.sizes(), "cost must have shape ", kernel.sizes(),
               ", got ", cost.sizes());
@@ -419,7 +500,7 @@ at::Tensor exp_pass_op(const at::Tensor& cost, double scale, at::Tensor& kernel)
     const int64_t cb = cost.stride(0), cr = cost.stride(1);
     const auto sc = static_cast<scalar_t>(scale);
     over_rows(p, col.data_ptr<scalar_t>(), [&](int64_t begin, int64_t end, scalar_t* acc) {
-      exp_pass_clone(p, begin, end, cp, cb, cr, sc, acc);
+      MMFSS_CALL(isa, exp_pass, p, begin, end, cp, cb, cr, sc, acc);
     });
   });
   return col;
@@ -427,7 +508,8 @@ at::Tensor exp_pass_op(const at::Tensor& cost, double scale, at::Tensor& kernel)
 
 std::vector<at::Tensor> row_pass_op(const at::Tensor& kernel, const at::Tensor& x,
                                     const at::Tensor& c, const at::Tensor& num,
-                                    const at::Tensor& den, bool forward) {
+                                    const at::Tensor& den, bool forward, int64_t isa) {
+  check_isa(isa);
   check_kernel(kernel);
   const int64_t B = kernel.size(0), N = kernel.size(1), M = kernel.size(2);
   check_vec(x, kernel, {B, M}, "x");
@@ -444,7 +526,7 @@ std::vector<at::Tensor> row_pass_op(const at::Tensor& kernel, const at::Tensor& 
     const scalar_t* dp = forward ? nullptr : den.data_ptr<scalar_t>();
     scalar_t *sp = s.data_ptr<scalar_t>(), *wp = w.data_ptr<scalar_t>();
     over_rows(p, col.data_ptr<scalar_t>(), [&](int64_t begin, int64_t end, scalar_t* acc) {
-      row_pass_clone(p, begin, end, xp, cp, np, dp, forward, sp, wp, acc);
+      MMFSS_CALL(isa, row_pass, p, begin, end, xp, cp, np, dp, forward, sp, wp, acc);
     });
   });
   return {s, w, col};
@@ -452,7 +534,8 @@ std::vector<at::Tensor> row_pass_op(const at::Tensor& kernel, const at::Tensor& 
 
 std::vector<at::Tensor> plan_pass_op(const at::Tensor& kernel, const at::Tensor& v,
                                      const at::Tensor& c, const at::Tensor& num,
-                                     const at::Tensor& keep, at::Tensor& plan) {
+                                     const at::Tensor& keep, at::Tensor& plan, int64_t isa) {
+  check_isa(isa);
   check_kernel(kernel);
   const int64_t B = kernel.size(0), N = kernel.size(1), M = kernel.size(2);
   check_vec(v, kernel, {B, M}, "v");
@@ -469,7 +552,7 @@ std::vector<at::Tensor> plan_pass_op(const at::Tensor& kernel, const at::Tensor&
     scalar_t *sp = s.data_ptr<scalar_t>(), *up = u.data_ptr<scalar_t>(),
              *pp = plan.data_ptr<scalar_t>();
     over_rows(p, static_cast<scalar_t*>(nullptr), [&](int64_t begin, int64_t end, scalar_t*) {
-      plan_pass_clone(p, begin, end, vp, cp, np, kp, sp, up, pp);
+      MMFSS_CALL(isa, plan_pass, p, begin, end, vp, cp, np, kp, sp, up, pp);
     });
   });
   return {s, u};
@@ -478,7 +561,8 @@ std::vector<at::Tensor> plan_pass_op(const at::Tensor& kernel, const at::Tensor&
 std::vector<at::Tensor> grad_first_pass_op(const at::Tensor& kernel, const at::Tensor& grad,
                                            const at::Tensor& u_fin, const at::Tensor& v_fin,
                                            const at::Tensor& keep, const at::Tensor& num,
-                                           const at::Tensor& den) {
+                                           const at::Tensor& den, int64_t isa) {
+  check_isa(isa);
   check_kernel(kernel);
   check_grad(grad, kernel);
   const int64_t B = kernel.size(0), N = kernel.size(1), M = kernel.size(2);
@@ -497,7 +581,7 @@ std::vector<at::Tensor> grad_first_pass_op(const at::Tensor& kernel, const at::T
     const int64_t gb = grad.stride(0), gr = grad.stride(1);
     scalar_t* dsp = ds.data_ptr<scalar_t>();
     over_rows(p, col.data_ptr<scalar_t>(), [&](int64_t begin, int64_t end, scalar_t* acc) {
-      grad_first_pass_clone(p, begin, end, gp, gb, gr, ufp, vfp, kp, np, dp, dsp, acc);
+      MMFSS_CALL(isa, grad_first_pass, p, begin, end, gp, gb, gr, ufp, vfp, kp, np, dp, dsp, acc);
     });
   });
   return {ds, col};
@@ -505,7 +589,8 @@ std::vector<at::Tensor> grad_first_pass_op(const at::Tensor& kernel, const at::T
 
 void grad_write_pass_op(at::Tensor& kernel, const at::Tensor& grad, const at::Tensor& u_fin,
                         const at::Tensor& v_fin, const at::Tensor& left,
-                        const at::Tensor& right, double scale) {
+                        const at::Tensor& right, double scale, int64_t isa) {
+  check_isa(isa);
   check_kernel(kernel);
   check_grad(grad, kernel);
   const int64_t B = kernel.size(0), N = kernel.size(1), M = kernel.size(2);
@@ -522,7 +607,7 @@ void grad_write_pass_op(at::Tensor& kernel, const at::Tensor& grad, const at::Te
     const int64_t gb = grad.stride(0), gr = grad.stride(1);
     const auto sc = static_cast<scalar_t>(scale);
     over_rows(p, static_cast<scalar_t*>(nullptr), [&](int64_t begin, int64_t end, scalar_t*) {
-      grad_write_pass_clone(p, begin, end, gp, gb, gr, ufp, vfp, lp, rp, R, sc);
+      MMFSS_CALL(isa, grad_write_pass, p, begin, end, gp, gb, gr, ufp, vfp, lp, rp, R, sc);
     });
   });
 }
@@ -531,6 +616,10 @@ void grad_write_pass_op(at::Tensor& kernel, const at::Tensor& grad, const at::Te
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "Fused CPU passes of mmfss.ot's kernel-domain Sinkhorn";
+  m.def("isa_names", [] { return std::vector<std::string>(kIsaNames, kIsaNames + kIsaCount); },
+        "the instruction sets this build holds, by index (the `isa` argument)");
+  m.def("cpu_runs", [](int64_t isa) { return isa >= 0 && isa < kIsaCount && cpu_runs(isa); },
+        "whether this CPU can run the instruction set of that index");
   m.def("exp_pass", &exp_pass_op, "kernel = exp(scale cost); returns its column sums");
   m.def("row_pass", &row_pass_op,
         "s = K x + c; w = num / s (forward) or -s num / den; returns s, w, K^T w");
