@@ -1,4 +1,7 @@
-"""Every leaf config builds, with pretrained weights overridden, and trains/predicts a step."""
+"""Every leaf config builds, with pretrained weights overridden, and trains/predicts a step;
+every leaf config builds mmengine's Runner (optimizer wrapper, schedulers, loops and their
+dataloaders) on generated trees, and one config of each family trains an iteration and
+tests through mmseg's flow."""
 import glob
 import os.path as osp
 
@@ -6,11 +9,15 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
+from mmengine.optim import OptimWrapper
+from mmengine.runner import Runner
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from .conftest import REPO
+from mmfss.datasets import fss1000_split_classes
+from .conftest import REPO, small_shapes_cfg
+from .data_trees import coco_tree, fss_tree, voc_tree
 from .test_models.test_segmentors.test_few_shot_segmentor import _batch
 from .tiny_clip import TINY_CLIP
 
@@ -38,9 +45,23 @@ def _loader_dataset(cfg):
     return dataset.get('episodic', dataset)
 
 
+def _offline(cfg):
+    """No downloads: random weights of the real architectures (a tiny random CLIP of the
+    same kind for CLIPPriorNeck), no pretrained or stage-1 checkpoints."""
+    if cfg.model.type == 'EncoderDecoder':
+        cfg.model.pretrained = None
+        return
+    cfg.model.backbone.init_cfg = None
+    for neck in cfg.model.get('necks', []):
+        if neck.type == 'CLIPPriorNeck':
+            neck.update(pretrained=None, model_cfg=TINY_CLIP[neck.model_name])
+    if cfg.model.decode_head.get('base_learner_init'):
+        cfg.model.decode_head.base_learner_init = None
+
+
 def _step_segmentor(cfg):
     """Stage-1 configs: a standard mmseg segmentor on the base-class view."""
-    cfg.model.pretrained = None
+    _offline(cfg)
     cfg.model.data_preprocessor.size = (64, 64)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     model.init_weights()
@@ -57,12 +78,7 @@ def _step_segmentor(cfg):
 
 
 def _step_few_shot(cfg):
-    cfg.model.backbone.init_cfg = None  # no download (or stage-1 checkpoint) in tests
-    for neck in cfg.model.get('necks', []):
-        if neck.type == 'CLIPPriorNeck':  # a tiny random model of the same architecture
-            neck.update(pretrained=None, model_cfg=TINY_CLIP[neck.model_name])
-    if cfg.model.decode_head.get('base_learner_init'):
-        cfg.model.decode_head.base_learner_init = None
+    _offline(cfg)
     cfg.model.data_preprocessor.size = None  # keep the tiny batch tiny
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -166,3 +182,117 @@ def test_dotgraph_config_conventions():
     _check_variants(root, 'dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot')
     small = Config.fromfile(f'{root}/dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot_225.py')
     assert small.model.data_preprocessor.size == (225, 225)
+
+
+# ----------------------------------------------------------------- mmengine's Runner
+class _Trees:
+    """Generated trees in the benchmarks' formats, made on first use, one per dataset type:
+    ``overrides(type)`` is what a config's dataset needs to read it. Every class has 6
+    images (5-shot episodes need 5 supports besides the query)."""
+
+    def __init__(self, base, shapes_root):
+        self.base, self.shapes_root, self.made = base, shapes_root, {}
+
+    def overrides(self, dataset_type):
+        if dataset_type not in self.made:
+            self.made[dataset_type] = getattr(self, '_' + dataset_type)()
+        return self.made[dataset_type]
+
+    def _PASCAL5iDataset(self):
+        root = self.base / 'voc'
+        voc_tree(root, n=120)
+        return dict(data_root=str(root), ann_file='list.txt')
+
+    def _COCO20iDataset(self):
+        root = self.base / 'coco'
+        for split in ('train', 'val'):
+            coco_tree(root, split=split, n=480)
+        return dict(data_root=str(root))
+
+    def _FSS1000Dataset(self):
+        root = self.base / 'fss'
+        fss_tree(root, [c for names in fss1000_split_classes().values() for c in names],
+                 n_images=6, size=(24, 24))
+        return dict(data_root=str(root))
+
+    def _Shapes5iDataset(self):
+        cfg = small_shapes_cfg(self.shapes_root)
+        cfg.pop('type')
+        return cfg
+
+
+@pytest.fixture(scope='module')
+def trees(tmp_path_factory, shapes_root):
+    return _Trees(tmp_path_factory.mktemp('config-trees'), shapes_root)
+
+
+def _on_trees(cfg, trees, workers=0):
+    """Point every dataloader of ``cfg`` at the generated tree of its dataset type."""
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[key]
+        loader.update(num_workers=workers, persistent_workers=False)
+        dataset = loader.dataset.get('episodic', loader.dataset)
+        dataset.update(trees.overrides(dataset.type))
+        dataset.pop('stats_cache_dir', None)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, f'{REPO}/configs'))
+def test_config_builds_runner(path, trees, tmp_path):
+    """What ``tools/train.py`` (mmseg's and ours) builds before the first iteration:
+    ``Runner.from_cfg``, then the train loop (its dataloader and dataset), the optimizer
+    wrapper, the parameter schedulers (epoch-based ones converted with the real epoch
+    length) and the val and test loops with their evaluators."""
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(path)
+    _offline(cfg)
+    _on_trees(cfg, trees)
+    cfg.work_dir = str(tmp_path)
+    runner = Runner.from_cfg(cfg)
+    train_loop = runner.train_loop
+    assert len(train_loop.dataloader.dataset) > 0 and train_loop.max_iters > 0
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    assert isinstance(runner.optim_wrapper, OptimWrapper)
+    assert runner.optim_wrapper.get_lr()['lr'][0] == cfg.optim_wrapper.optimizer.lr
+    schedulers = runner.build_param_scheduler(runner.param_schedulers)
+    assert schedulers and all(s.end <= train_loop.max_iters or s.by_epoch for s in schedulers)
+    for loop in (runner.val_loop, runner.test_loop):
+        assert len(loop.dataloader.dataset) > 0 and loop.evaluator.metrics
+
+
+FAMILIES = {
+    'baseline (PASCAL-5i)': 'baseline/fss-baseline_r50-d8_4xb4-20k_pascal5i-fold0-1shot.py',
+    'base learner (COCO-20i)': 'base_learner/pspnet_r50-d8_4xb4-20k_coco20i-base-fold0.py',
+    'CMNet (FSS-1000)': 'cmnet/cmnet_r50-d8_1xb4-100e_fss1000-1shot.py',
+    'DOTGraph (PASCAL-5i)': 'dotgraph/dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot.py',
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('family', list(FAMILIES))
+def test_config_trains_and_tests_with_mmseg_flow(family, trees, tmp_path):
+    """mmseg's tools/train.py and tools/test.py flow (register_all_modules,
+    Config.fromfile, Runner.from_cfg, runner.train(), runner.test()) on a generated tree:
+    one training iteration (the config's batch, crop and optimizer; an epoch-based loop is
+    cut to one iteration), then the test loop over two episodes (two images for a
+    base learner)."""
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(f'{REPO}/configs/{FAMILIES[family]}')
+    _offline(cfg)
+    _on_trees(cfg, trees)
+    cfg.work_dir = str(tmp_path)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1, val_interval=10)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=10)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    test = cfg.test_dataloader.dataset
+    test.update(indices=2) if test.type == 'BaseClassDataset' else test.update(num_episodes=2)
+    runner = Runner.from_cfg(cfg)
+    before = [p.detach().clone() for p in runner.model.parameters() if p.requires_grad]
+    runner.train()
+    assert runner.iter == 1
+    after = [p for p in runner.model.parameters() if p.requires_grad]
+    assert any(not torch.equal(a, b) for a, b in zip(after, before)), 'no parameter moved'
+    metrics = runner.test()
+    assert len(runner.test_dataloader.dataset) == 2
+    assert 'mIoU' in metrics and 0 <= metrics['mIoU'] <= 100

@@ -7,14 +7,15 @@
 Rows (same random 256-d features, squared-Euclidean cost scaled to [0, 2], same eps and
 iteration count, forward + backward of sum(plan * W)):
 
-* ``mmfss.ot.sinkhorn`` vs POT's batched ``ot.batch.solve_batch(..., method='log_sinkhorn',
-  tol=0, grad='autodiff')`` (same algorithm, fixed iterations, unrolled autograd);
+* ``mmfss.ot.sinkhorn`` (``domain='auto'``: the kernel domain here, C++ passes) vs POT's
+  batched ``ot.batch.solve_batch(..., method='log_sinkhorn', tol=0, grad='autodiff')``
+  (same iterates, fixed iterations, unrolled autograd);
 * ``mmfss.ot.partial_ot`` (batched) vs ``ot.partial.entropic_partial_wasserstein(...,
   method='sinkhorn_log', stopThr=-1)`` (one pair per call, torch backend, exactly
   ``--iters`` iterations, one leaf per pair), compared per pair.
 
-Two more tables: ``compile`` (mmfss.ot.sinkhorn's eager vs ``torch.compile`` steps) and
-``passes`` (partial_ot's kernel-domain passes as torch ops vs the C++ extension,
+Two more tables: ``compile`` (mmfss.ot.sinkhorn's log-domain eager vs ``torch.compile``
+steps) and ``passes`` (partial_ot's kernel-domain passes as torch ops vs the C++ extension,
 :mod:`mmfss.ot.kernel_passes`).
 
 Each measurement runs in a fresh subprocess after one warm-up run (so ``torch.compile``'s
@@ -66,8 +67,12 @@ def run_once():
     cost = cost0.clone().requires_grad_() if cfg['solver'] != 'pot.entropic_partial' else None
     if cfg['solver'].startswith('mmfss.sinkhorn'):
         from mmfss.ot import sinkhorn
-        flag = dict(eager=False, compiled=True).get(cfg['solver'].split(':')[-1], 'auto')
-        plan = sinkhorn(cost, eps=eps, num_iters=L, compile=flag)
+        # ':eager' / ':compiled': the log domain's steps; plain: domain='auto' (the kernel
+        # domain here, max|C| / eps = 40)
+        mode = cfg['solver'].split(':')[-1]
+        flag = dict(eager=False, compiled=True).get(mode, 'auto')
+        domain = 'log' if mode in ('eager', 'compiled') else 'auto'
+        plan = sinkhorn(cost, eps=eps, num_iters=L, compile=flag, domain=domain)
         (plan * W).sum().backward()
     elif cfg['solver'] == 'pot.solve_batch':
         import ot
@@ -210,6 +215,8 @@ def main():
     args = parser.parse_args()
 
     import torch
+    from mmfss.ot import kernel_passes
+    print(kernel_passes.describe())
     print(f'device {args.device}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch '
           f'threads; {args.iters} iterations, eps {args.eps}, {args.dim}-d features, median '
           f'of {args.repeats}; floor bandwidth measured per row with a kernel-sized copy')

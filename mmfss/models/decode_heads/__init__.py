@@ -1,4 +1,7 @@
-from .ensemble_few_shot_head import EnsembleFewShotHead, gram_matrix, scene_difference
+from .ensemble_few_shot_head import (EnsembleFewShotHead, gram_matrix, kshot_weights,
+                                     scene_difference)
 from .ppm_few_shot_head import PPMFewShotHead
 
-__all__ = ['PPMFewShotHead', 'EnsembleFewShotHead', 'gram_matrix', 'scene_difference']
+__all__ = [
+    'PPMFewShotHead', 'EnsembleFewShotHead', 'gram_matrix', 'scene_difference', 'kshot_weights'
+]

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..utils import EpisodeFeatures
 
-__all__ = ['EnsembleFewShotHead', 'gram_matrix', 'scene_difference']
+__all__ = ['EnsembleFewShotHead', 'gram_matrix', 'scene_difference', 'kshot_weights']
 
 
 def gram_matrix(feat: Tensor, eps: float = 1e-7) -> Tensor:
@@ -28,7 +28,8 @@ def gram_matrix(feat: Tensor, eps: float = 1e-7) -> Tensor:
 
 
 def scene_difference(query: Tensor, support: Tensor) -> Tensor:
-    """BAM's estimate of the query/support scene difference, averaged over the K shots.
+    """BAM's estimate of the query/support scene difference, per shot (BAM model/BAM.py:
+    ``est_val_list``).
 
     ``||G_q - G_s||_F / ||1||_F`` with ``G`` the normalised Gram matrices (so 0 for
     identical scenes and at most 2).
@@ -38,13 +39,32 @@ def scene_difference(query: Tensor, support: Tensor) -> Tensor:
         support (Tensor): [B, K, C, hs, ws] low-level support features.
 
     Returns:
-        Tensor: [B] differences.
+        Tensor: [B, K] differences.
     """
     b, k = support.shape[:2]
     gq = gram_matrix(query)
     gs = gram_matrix(support.flatten(0, 1)).view(b, k, *gq.shape[1:])
     norm = torch.ones_like(gq[0]).norm()
-    return ((gq[:, None] - gs).flatten(2).norm(dim=2) / norm).mean(dim=1)
+    return (gq[:, None] - gs).flatten(2).norm(dim=2) / norm
+
+
+def kshot_weights(differences: Tensor, reweight: nn.Module) -> Tensor:
+    """BAM's K-shot reweighting (BAM model/BAM.py, "K-Shot Reweighting"): the shots'
+    scene differences sorted in ascending order go through the learned ``reweight``
+    (1x1 convs over the K sorted values), the outputs are put back in the shots' order,
+    and a softmax over the shots gives their weights.
+
+    Args:
+        differences (Tensor): [B, K] scene differences (:func:`scene_difference`).
+        reweight (nn.Module): Maps [B, K, 1, 1] to [B, K, 1, 1].
+
+    Returns:
+        Tensor: [B, K] weights summing to 1.
+    """
+    ordered, order = differences.sort(dim=1)
+    rank = order.argsort(dim=1)
+    logits = reweight(ordered[:, :, None, None])[:, :, 0, 0].gather(1, rank)
+    return logits.softmax(dim=1)
 
 
 @MODELS.register_module()
@@ -58,7 +78,14 @@ class EnsembleFewShotHead(BaseDecodeHead):
       stage-1 checkpoint with ``base_learner_init``), frozen, predicting the base classes on
       the query;
     * the scene difference ``psi`` of the query and support low-level features (level
-      ``gram_index``; BAM uses layer2) by :func:`scene_difference`.
+      ``gram_index``; BAM uses layer2) by :func:`scene_difference`;
+    * for K > 1 shots (``shot``), BAM's K-shot reweighting (:func:`kshot_weights`, a
+      learned ``kshot_rw``: Conv 1x1 K -> ``kshot_trans_dim`` -> K with a ReLU, or one K x K
+      conv initialised to 1/K when ``kshot_trans_dim`` is 0, as BAM): the shot weights
+      ``w`` replace the mean over shots in ``psi`` (``sum_k w_k psi_k``), in every prior
+      with per-shot maps (``EpisodeFeatures.shot_priors``, e.g. PFENet's prior:
+      ``sum_k w_k prior_k``) and, through ``EpisodeFeatures.shot_weights``, in the meta
+      head's prototype. With K = 1 the weight is 1 (BAM: ``ones_like``).
 
     As BAM: ``p_meta = softmax(meta)``, ``p_base = softmax(base)``; the base map is the sum
     of the base-class probabilities, leaving out, in training, the episode's own class
@@ -74,6 +101,10 @@ class EnsembleFewShotHead(BaseDecodeHead):
         base_learner_init (dict, optional): ``init_cfg`` of the base learner, e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='decode_head.')``.
         gram_index (int): Backbone level of the scene difference.
+        shot (int): Shots K of the episodes; K > 1 builds ``kshot_rw`` (BAM builds it only
+            then, and its size depends on K: a model serves one K).
+        kshot_trans_dim (int): Hidden width of ``kshot_rw`` (BAM's default 2; 0: one
+            linear K x K layer).
         loss_meta (dict, optional): Loss on the meta logits; None: off.
         **kwargs: :class:`BaseDecodeHead` arguments (``in_channels``/``channels`` are
             unused placeholders; ``loss_decode``, ``align_corners``).
@@ -84,6 +115,8 @@ class EnsembleFewShotHead(BaseDecodeHead):
                  base_learner: ConfigType,
                  base_learner_init: Optional[dict] = None,
                  gram_index: int = 1,
+                 shot: int = 1,
+                 kshot_trans_dim: int = 2,
                  loss_meta: Optional[dict] = dict(
                      type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True,
                      loss_name='loss_meta'),
@@ -101,6 +134,16 @@ class EnsembleFewShotHead(BaseDecodeHead):
         for p in self.base_learner.parameters():
             p.requires_grad = False
         self.gram_index = gram_index
+        if not (isinstance(shot, int) and shot >= 1):
+            raise ValueError(f'shot must be an int >= 1, got {shot!r}')
+        if not (isinstance(kshot_trans_dim, int) and kshot_trans_dim >= 0):
+            raise ValueError(f'kshot_trans_dim must be an int >= 0, got {kshot_trans_dim!r}')
+        self.shot, self.kshot_trans_dim = shot, kshot_trans_dim
+        self.kshot_rw = None
+        if shot > 1:
+            self.kshot_rw = (nn.Conv2d(shot, shot, 1, bias=False) if kshot_trans_dim == 0 else
+                             nn.Sequential(nn.Conv2d(shot, kshot_trans_dim, 1), nn.ReLU(),
+                                           nn.Conv2d(kshot_trans_dim, shot, 1)))
         self.gram_merge = nn.Conv2d(2, 1, 1, bias=False)
         self.cls_merge = nn.Conv2d(2, 1, 1, bias=False)
         self.loss_meta = MODELS.build(loss_meta) if loss_meta else None
@@ -112,13 +155,34 @@ class EnsembleFewShotHead(BaseDecodeHead):
         for conv in (self.gram_merge, self.cls_merge):
             nn.init.constant_(conv.weight, 0.0)
             conv.weight.data[0, 0] = 1.0
+        if isinstance(self.kshot_rw, nn.Conv2d):
+            nn.init.constant_(self.kshot_rw.weight, 1.0 / self.shot)
 
     def train(self, mode: bool = True) -> 'EnsembleFewShotHead':
         super().train(mode)
         self.base_learner.eval()
         return self
 
+    def _reweight_shots(self, feats: EpisodeFeatures) -> Tensor:
+        """Per-shot scene differences, BAM's shot weights set on ``feats`` (K > 1) and the
+        per-shot priors re-aggregated with them. Returns psi [B]."""
+        psi = scene_difference(feats.query_feats[self.gram_index],
+                               feats.support_feats[self.gram_index])
+        k = psi.shape[1]
+        if k != self.shot:
+            raise ValueError(f'EnsembleFewShotHead(shot={self.shot}) got {k}-shot episodes: '
+                             'BAM\'s K-shot reweighting is built for one K; set '
+                             'decode_head.shot to the episodes\' shot')
+        if k == 1:
+            return psi[:, 0]
+        weights = kshot_weights(psi, self.kshot_rw)
+        feats.shot_weights = weights
+        for key, shots in feats.shot_priors.items():
+            feats.priors[key] = feats.shot_mean(shots[:, :, None])
+        return (weights * psi).sum(dim=1)
+
     def _forward(self, feats: EpisodeFeatures) -> Dict[str, Tensor]:
+        psi = self._reweight_shots(feats)
         meta = self.meta_head(feats)
         with torch.no_grad():
             base = self.base_learner(list(feats.query_feats))
@@ -134,8 +198,6 @@ class EnsembleFewShotHead(BaseDecodeHead):
                     keep[i, label - 1] = 0  # the episode's own class is the target here
             base_fg = base_fg * keep
         base_map = base_fg.sum(dim=1, keepdim=True)
-        psi = scene_difference(feats.query_feats[self.gram_index],
-                               feats.support_feats[self.gram_index])
         psi = psi[:, None, None, None].expand_as(base_map)
         bg = self.gram_merge(torch.cat([p_meta[:, :1], psi], dim=1))
         fg = self.gram_merge(torch.cat([p_meta[:, 1:], psi], dim=1))

@@ -23,7 +23,8 @@ class PPMFewShotHead(BaseDecodeHead):
        first one and concatenated (``input_transform='resize_concat'``; PFENet concatenates
        layer2 and layer3), then reduced to ``channels`` by a shared 1x1 conv.
     2. The support prototype is the masked average pooling of the reduced support features
-       over the resized foreground mask, averaged over the K shots.
+       over the resized foreground mask, averaged over the K shots (weighted by
+       ``EpisodeFeatures.shot_weights`` when set: BAM's K-shot reweighting).
     3. Query features, the prototype expanded over the query grid and the prior maps named in
        ``prior_keys`` are concatenated and merged by a 1x1 conv.
     4. mmseg's :class:`~mmseg.models.decode_heads.psp_head.PPM` and a 3x3 bottleneck, as in
@@ -78,7 +79,7 @@ class PPMFewShotHead(BaseDecodeHead):
             self.reduce, self._transform_inputs(feats.query_feats),
             self._transform_inputs([f.flatten(0, 1) for f in feats.support_feats]))
         weights = foreground_weights(feats.support_masks.flatten(0, 1), support.shape[-2:])
-        prototype = masked_average_pooling(support, weights).view(b, k, -1).mean(dim=1)
+        prototype = feats.shot_mean(masked_average_pooling(support, weights).view(b, k, -1))
         parts = [query, prototype[:, :, None, None].expand_as(query)]
         for key in self.prior_keys:
             if key not in feats.priors:

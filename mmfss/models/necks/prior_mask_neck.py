@@ -9,22 +9,26 @@ __all__ = ['PriorMaskNeck', 'prior_mask']
 
 
 def prior_mask(query_feat: Tensor, support_feat: Tensor, support_masks: Tensor,
-               eps: float = 1e-7) -> Tensor:
-    """PFENet's training-free prior mask.
+               eps: float = 1e-7, per_shot: bool = False) -> Tensor:
+    """PFENet's training-free prior mask (PFENet model/PFENet.py, ``forward``: the loop
+    over ``final_supp_list``).
 
     For each query position: the maximum cosine similarity to the masked support features
-    (support features multiplied by the bilinearly resized foreground mask, so background
-    positions have zero features and zero similarity), min-max normalised over the query
-    positions of each (episode, shot), then averaged over the K shots.
+    (support features multiplied by the foreground mask resized bilinearly with
+    align_corners=True, so background positions have zero features and zero similarity),
+    min-max normalised over the query positions of each (episode, shot), then averaged
+    over the K shots. (PFENet resizes each shot's map to layer3's grid before the mean; with
+    a dilated backbone layer3 and layer4 share the grid, so that resize is the identity.)
 
     Args:
         query_feat (Tensor): [B, C, h, w].
         support_feat (Tensor): [B, K, C, hs, ws].
         support_masks (Tensor): [B, K, Hs, Ws] (1 foreground, 0 background, 255 ignore).
         eps (float): PFENet's cosine epsilon (1e-7).
+        per_shot (bool): Return each shot's map, not their mean.
 
     Returns:
-        Tensor: [B, 1, h, w] prior in [0, 1].
+        Tensor: [B, 1, h, w] prior in [0, 1] ([B, K, h, w] with ``per_shot``).
     """
     b, c, h, w = query_feat.shape
     k, hs, ws = support_feat.shape[1], support_feat.shape[-2], support_feat.shape[-1]
@@ -37,6 +41,8 @@ def prior_mask(query_feat: Tensor, support_feat: Tensor, support_masks: Tensor,
     low = similarity.min(dim=-1, keepdim=True).values
     high = similarity.max(dim=-1, keepdim=True).values
     similarity = (similarity - low) / (high - low + eps)
+    if per_shot:
+        return similarity.view(b, k, h, w)
     return similarity.mean(dim=1).view(b, 1, h, w)
 
 
@@ -44,8 +50,24 @@ def prior_mask(query_feat: Tensor, support_feat: Tensor, support_masks: Tensor,
 class PriorMaskNeck(BaseModule):
     """Adds PFENet's prior mask (:func:`prior_mask`) to the episode's priors.
 
+    The support features are PFENet's (and BAM's): the last stage applied to the masked
+    previous level, ``layer4(layer3_support * mask)`` with the foreground mask resized
+    bilinearly (align_corners=True) to layer3's grid, so an object's features carry no
+    background context (PFENet model/PFENet.py: ``supp_feat_4 = self.layer4(supp_feat_3 *
+    mask)``). The query's are the backbone's own last level. The masked stage runs once per
+    support encoding (reused across query batches, see
+    :meth:`EpisodeFeatures.support_only`). The per-shot maps are kept in
+    ``EpisodeFeatures.shot_priors`` (BAM re-weights them, see
+    :class:`~mmfss.models.EnsembleFewShotHead`); the prior is their mean (PFENet), or
+    their weighted sum when ``shot_weights`` is already set.
+
     Args:
         in_index (int): Backbone level used (PFENet: the last, high-level one).
+        mask_support_stage (bool): Compute the support level as ``stage(previous level *
+            mask)`` (PFENet, BAM; default) through ``EpisodeFeatures.run_stage``, or use the
+            backbone's own support features, masked afterwards (False: the stage sees the
+            background; cheaper, and the only choice for backbones that do not expose
+            their stages).
         prior_key (str): Name of the prior in ``EpisodeFeatures.priors``.
         detach (bool): Compute without gradients, as PFENet (the prior is training-free;
             its backbone level is frozen there).
@@ -53,9 +75,10 @@ class PriorMaskNeck(BaseModule):
     """
 
     def __init__(self, in_index: int = -1, prior_key: str = 'prior', detach: bool = True,
-                 eps: float = 1e-7, init_cfg=None) -> None:
+                 eps: float = 1e-7, mask_support_stage: bool = True, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_index = in_index
+        self.mask_support_stage = mask_support_stage
         self.prior_key = prior_key
         self.detach = detach
         self.eps = eps
@@ -65,8 +88,28 @@ class PriorMaskNeck(BaseModule):
             raise KeyError(f'prior {self.prior_key!r} already exists; give each prior neck its '
                            'own prior_key')
         query = feats.query_feats[self.in_index]
-        support = feats.support_feats[self.in_index]
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.detach):
-            prior = prior_mask(query, support, feats.support_masks, self.eps)
-        feats.priors[self.prior_key] = prior
+            support = (self.masked_support_stage(feats) if self.mask_support_stage else
+                       feats.support_feats[self.in_index])
+            shots = prior_mask(query, support, feats.support_masks, self.eps, per_shot=True)
+        feats.shot_priors[self.prior_key] = shots
+        feats.priors[self.prior_key] = feats.shot_mean(shots[:, :, None])
         return feats
+
+    def masked_support_stage(self, feats: EpisodeFeatures) -> Tensor:
+        """``stage(previous level * mask)`` of every support: [B, K, C, hs, ws]."""
+        if feats.run_stage is None:
+            raise ValueError('PriorMaskNeck(mask_support_stage=True) runs the backbone\'s last '
+                             'stage on masked support features: EpisodeFeatures.run_stage '
+                             'must be set (FewShotSegmentor does), or set '
+                             'mask_support_stage=False')
+        b, k = feats.support_masks.shape[:2]
+        level = self.in_index
+
+        def compute(n: int) -> Tensor:
+            before = feats.support_feats[level - 1][:n].flatten(0, 1)
+            masks = feats.support_masks[:n].flatten(0, 1)
+            return feats.run_stage(before * foreground_weights(masks, before.shape[-2:]), level)
+
+        out = feats.support_only(f'{self.prior_key}.masked_support_stage', compute)
+        return out.view(b, k, *out.shape[1:])

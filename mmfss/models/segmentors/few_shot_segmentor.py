@@ -84,6 +84,38 @@ class FewShotSegmentor(BaseSegmentor):
         return self
 
     # ------------------------------------------------------------------ features
+    def run_backbone_stage(self, x: Tensor, level: int) -> Tensor:
+        """Apply the backbone stage that produces output ``level`` to ``x``.
+
+        ``x`` is (a function of) output ``level - 1``; e.g. ``layer4(x)`` for the last
+        level of an mmseg ResNet with ``out_indices=(0, 1, 2, 3)``. Works for any mmseg
+        ResNet-style backbone (``res_layers`` and ``out_indices``), frozen (no gradients)
+        or not.
+
+        Args:
+            x (Tensor): [N, C_{level-1}, h, w] input of the stage.
+            level (int): Index into the backbone's outputs (negative counts from the end).
+
+        Returns:
+            Tensor: [N, C_level, h', w'].
+        """
+        names = getattr(self.backbone, 'res_layers', None)
+        out_indices = getattr(self.backbone, 'out_indices', None)
+        if names is None or out_indices is None:
+            raise TypeError(f'{type(self.backbone).__name__} does not expose its stages '
+                            '(res_layers and out_indices of an mmseg ResNet-style backbone)')
+        out_indices = list(out_indices)
+        if not -len(out_indices) < level < len(out_indices) or level % len(out_indices) == 0:
+            raise ValueError(f'level {level} has no previous output level among the '
+                             f'backbone outputs {out_indices}')
+        stage, before = out_indices[level], out_indices[level - 1]
+        if before != stage - 1:
+            raise ValueError(f'backbone output {level} (stage {stage}) does not follow output '
+                             f'{level - 1} (stage {before}): out_indices must be consecutive')
+        layer = getattr(self.backbone, names[stage])
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
+            return layer(x)
+
     def _backbone(self, images: Tensor) -> List[Tensor]:
         if self.freeze_backbone:
             with torch.no_grad():
@@ -127,7 +159,8 @@ class FewShotSegmentor(BaseSegmentor):
             query_inputs=query,
             support_inputs=support,
             img_metas=list(batch_img_metas or []),
-            query_masks=query_masks)
+            query_masks=query_masks,
+            run_stage=self.run_backbone_stage)
         return self._run_necks(feats)
 
     def _run_necks(self, feats: EpisodeFeatures) -> EpisodeFeatures:
@@ -230,7 +263,8 @@ class FewShotSegmentor(BaseSegmentor):
             support_inputs=per_episode(encoding.support_inputs),
             img_metas=episode_metas,
             support_cache=encoding.cache if e == 1 else None,
-            support_groups=w)
+            support_groups=w,
+            run_stage=self.run_backbone_stage)
         return self._run_necks(feats)
 
     def predict_with_support(self, query: Tensor, encoding: SupportEncoding,

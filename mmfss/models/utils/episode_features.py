@@ -34,6 +34,17 @@ class EpisodeFeatures:
             the supports alone may be stored there and reused (:meth:`support_only`).
         support_groups (int): With ``support_cache``, the number of distinct support sets
             G (the ways): episode ``e`` uses the supports of episode ``e % G``.
+        shot_priors (dict[str, Tensor]): Per-shot maps [B, K, h, w] of priors that are
+            aggregated over the K shots (e.g. PFENet's prior), so that a module that
+            weights the shots (BAM's K-shot reweighting in
+            :class:`~mmfss.models.EnsembleFewShotHead`) can re-aggregate them.
+        shot_weights (Tensor, optional): [B, K] weights of the shots (summing to 1) for the
+            modules that aggregate over shots (priors, prototypes); None: the plain mean.
+        run_stage (callable, optional): ``run_stage(x, level)`` applies the backbone stage
+            that produces output ``level`` to ``x``, the output of the level before (e.g.
+            layer4 of a ResNet on masked layer3 features, as PFENet's prior); set by
+            :class:`~mmfss.models.FewShotSegmentor` (without gradients for a frozen
+            backbone).
     """
 
     query_feats: List[Tensor]
@@ -48,6 +59,17 @@ class EpisodeFeatures:
     extras: Dict[str, Any] = field(default_factory=dict)
     support_cache: Optional[Dict[str, Any]] = None
     support_groups: int = 0
+    shot_priors: Dict[str, Tensor] = field(default_factory=dict)
+    shot_weights: Optional[Tensor] = None
+    run_stage: Optional[Callable[[Tensor, int], Tensor]] = None
+
+    def shot_mean(self, x: Tensor) -> Tensor:
+        """Aggregate ``x`` [B, K, ...] over the shots: weighted by :attr:`shot_weights`
+        when set, else the mean. Returns [B, ...]."""
+        if self.shot_weights is None:
+            return x.mean(dim=1)
+        w = self.shot_weights.to(x.dtype)
+        return (w.view(*w.shape, *([1] * (x.dim() - 2))) * x).sum(dim=1)
 
     @property
     def batch_size(self) -> int:

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
@@ -7,14 +8,14 @@ from mmfss.models import EpisodeFeatures
 from mmfss.models.decode_heads import gram_matrix, scene_difference
 
 
-def _head(n_base=4):
+def _head(n_base=4, **kwargs):
     head = MODELS.build(dict(
         type='EnsembleFewShotHead',
         meta_head=dict(type='PPMFewShotHead', in_channels=[4, 6], in_index=[0, 1], channels=8,
-                       pool_scales=(1, 2), prior_keys=()),
+                       pool_scales=(1, 2), prior_keys=kwargs.pop('prior_keys', ())),
         base_learner=dict(type='PSPHead', in_channels=6, in_index=1, channels=8,
                           pool_scales=(1, 2), num_classes=n_base + 1),
-        gram_index=0))
+        gram_index=0, **kwargs))
     head.init_weights()
     return head
 
@@ -38,11 +39,11 @@ class TestEnsembleFewShotHead:
         cos = torch.nn.functional.cosine_similarity(x[0, 0].flatten(), x[0, 1].flatten(), 0)
         torch.testing.assert_close(g[0, 0, 1], cos)
         same = scene_difference(x, x[:, None].repeat(1, 2, 1, 1, 1))
-        torch.testing.assert_close(same, torch.zeros(2))
+        torch.testing.assert_close(same, torch.zeros(2, 2))
         diff = scene_difference(x, torch.randn(2, 1, 3, 4, 5))
         assert (diff > 0).all()
         expected = (gram_matrix(x) - gram_matrix(x.flip(0))).flatten(1).norm(dim=1) / 3
-        torch.testing.assert_close(scene_difference(x, x.flip(0)[:, None]), expected)
+        torch.testing.assert_close(scene_difference(x, x.flip(0)[:, None])[:, 0], expected)
 
     def test_initially_the_meta_prediction(self):
         head = _head().eval()
@@ -82,3 +83,83 @@ class TestEnsembleFewShotHead:
         assert all(p.grad is None for p in head.base_learner.parameters())
         assert head.gram_merge.weight.grad is not None
         assert head.cls_merge.weight.grad is not None
+
+
+def _bam_kshot_statement(query_low, support_low, shot_priors, kshot_rw):
+    """My statement of BAM's K-shot reweighting (BAM model/BAM.py, forward: "K-Shot
+    Reweighting", "Prior Similarity Mask", "Support Prototype"), shot by shot: Gram
+    matrices by bmm of the flattened features over the bmm of their norms (+ 1e-7);
+    est_k = ||G_q - G_s_k||_F / ||ones||_F as [bs, shot, 1, 1]; sort ascending, rank by a
+    second sort, kshot_rw on the sorted values, gather back, softmax over shots;
+    est = sum w est_k; prior = sum w prior_k. Returns (weights [B, K], est [B],
+    prior [B, 1, h, w])."""
+    def gram(fea):
+        b, c, h, w = fea.shape
+        fea = fea.reshape(b, c, h * w)
+        fea_t = fea.permute(0, 2, 1)
+        return torch.bmm(fea, fea_t) / (torch.bmm(fea.norm(2, 2, True),
+                                                  fea_t.norm(2, 1, True)) + 1e-7)
+
+    bs, shot = support_low.shape[:2]
+    que_gram = gram(query_low)
+    norm_max = torch.ones_like(que_gram).norm(dim=(1, 2))
+    est = torch.cat([((que_gram - gram(support_low[:, i])).norm(dim=(1, 2)) / norm_max)
+                     .reshape(bs, 1, 1, 1) for i in range(shot)], 1)
+    val1, idx1 = est.sort(1)
+    _, idx2 = idx1.sort(1)
+    weight = torch.softmax(kshot_rw(val1).gather(1, idx2), 1)
+    prior = (weight * shot_priors).sum(1, True)
+    return weight[:, :, 0, 0], (weight * est).sum(1)[:, 0, 0], prior
+
+
+def test_kshot_reweighting_equals_bam_statement():
+    """K = 5: shot weights, weighted scene difference and weighted prior equal the
+    statement above (1e-6), the meta head's prototype is the weighted one, and the learned
+    kshot_rw (BAM's default width 2) gets a gradient."""
+    torch.manual_seed(0)
+    head = _head(shot=5, prior_keys=('prior', ))
+    assert isinstance(head.kshot_rw, torch.nn.Sequential)
+    feats = _feats(b=2, k=5)
+    shot_priors = torch.rand(2, 5, 8, 8)
+    feats.shot_priors['prior'] = shot_priors
+    feats.priors['prior'] = shot_priors.mean(1, keepdim=True)  # what the prior neck left
+    weights, est, prior = _bam_kshot_statement(feats.query_feats[0], feats.support_feats[0],
+                                               shot_priors, head.kshot_rw)
+    assert not torch.allclose(weights, torch.full_like(weights, 0.2))  # not the mean
+    psi = head._reweight_shots(feats)
+    assert (feats.shot_weights - weights).abs().max() <= 1e-6
+    assert (psi - est).abs().max() <= 1e-6
+    assert (feats.priors['prior'] - prior).abs().max() <= 1e-6
+    # the prototype: with all weight on shot j the meta head sees shot j alone
+    meta = head.meta_head
+    meta.eval()
+    for j in (0, 3):
+        one_hot = torch.zeros(2, 5)
+        one_hot[:, j] = 1
+        feats.shot_weights = one_hot
+        single = _feats(b=2, k=5)
+        single.support_feats = [f[:, j:j + 1] for f in feats.support_feats]
+        single.support_masks = feats.support_masks[:, j:j + 1]
+        single.support_inputs = feats.support_inputs[:, j:j + 1]
+        single.priors['prior'] = feats.priors['prior']
+        torch.testing.assert_close(meta(feats), meta(single))
+    head.train()
+    feats = _feats(b=2, k=5)
+    feats.shot_priors['prior'] = shot_priors
+    feats.priors['prior'] = shot_priors.mean(1, keepdim=True)
+    head(feats).sum().backward()
+    last = head.kshot_rw[-1]  # its bias always gets a gradient (the ReLUs may be inactive)
+    assert last.bias.grad is not None and last.bias.grad.abs().sum() > 0
+
+
+def test_kshot_linear_variant_and_shot_check():
+    head = _head(shot=3, kshot_trans_dim=0)
+    assert isinstance(head.kshot_rw, torch.nn.Conv2d)
+    torch.testing.assert_close(head.kshot_rw.weight, torch.full((3, 3, 1, 1), 1 / 3))
+    # BAM's initial linear layer gives every shot the same logit: equal weights
+    feats = _feats(b=2, k=3)
+    head._reweight_shots(feats)
+    torch.testing.assert_close(feats.shot_weights, torch.full((2, 3), 1 / 3))
+    assert _head().kshot_rw is None
+    with torch.no_grad(), pytest.raises(ValueError, match=r'shot=1\) got 3-shot episodes'):
+        _head().eval()(_feats(b=2, k=3))

@@ -51,7 +51,8 @@ class TestPriorMask:
 class TestPriorMaskNeck:
 
     def test_neck_adds_prior_without_grad(self):
-        neck = MODELS.build(dict(type='PriorMaskNeck', in_index=0, prior_key='p'))
+        neck = MODELS.build(dict(type='PriorMaskNeck', in_index=0, prior_key='p',
+                                  mask_support_stage=False))
         query = torch.randn(2, 4, 6, 6, requires_grad=True)
         support = torch.randn(2, 1, 4, 6, 6, requires_grad=True)
         feats = neck(_feats(query, support, torch.ones(2, 1, 24, 24, dtype=torch.long)))
@@ -61,9 +62,110 @@ class TestPriorMaskNeck:
             neck(feats)
 
     def test_neck_with_grad(self):
-        neck = MODELS.build(dict(type='PriorMaskNeck', in_index=0, detach=False))
+        neck = MODELS.build(dict(type='PriorMaskNeck', in_index=0, detach=False,
+                                  mask_support_stage=False))
         query = torch.randn(1, 4, 3, 3, requires_grad=True)
         support = torch.randn(1, 2, 4, 3, 3)
         feats = neck(_feats(query, support, torch.ones(1, 2, 3, 3, dtype=torch.long)))
         feats.priors['prior'].sum().backward()
         assert query.grad is not None and query.grad.abs().sum() > 0
+
+
+def _pfenet_prior_statement(backbone, query, supports, labels):
+    """My statement of PFENet's prior (PFENet model/PFENet.py, ``forward``), step by step
+    on an mmseg ResNet: layer0 (stem + max-pool) .. layer3 for query and supports; query
+    layer4 = layer4(layer3); per shot: mask = (label == 1), resized bilinearly
+    (align_corners=True) to layer3's grid, support layer4 = layer4(layer3 * mask), masked
+    again by the mask resized to layer4's (square) grid; cosine by bmm with norms + 1e-7,
+    max over support positions, min-max over query positions (+ 1e-7), resized to layer3's
+    grid; mean over shots."""
+    F = torch.nn.functional
+
+    def to_layer3(x):
+        x = backbone.maxpool(backbone.stem(x))
+        for name in backbone.res_layers[:3]:
+            x = getattr(backbone, name)(x)
+        return x
+
+    q3 = to_layer3(query)
+    q4 = backbone.layer4(q3)
+    maps = []
+    for i in range(supports.shape[1]):
+        mask = (labels[:, i] == 1).float().unsqueeze(1)
+        s3 = to_layer3(supports[:, i])
+        s4 = backbone.layer4(s3 * F.interpolate(mask, size=s3.shape[-2:], mode='bilinear',
+                                                align_corners=True))
+        size = s4.shape[2]
+        s4 = s4 * F.interpolate(mask, size=(size, size), mode='bilinear', align_corners=True)
+        bsize, ch, sp, _ = q4.shape
+        tq = q4.reshape(bsize, ch, -1)
+        tq_norm = torch.norm(tq, 2, 1, True)
+        ts = s4.reshape(bsize, ch, -1).permute(0, 2, 1)
+        ts_norm = torch.norm(ts, 2, 2, True)
+        sim = torch.bmm(ts, tq) / (torch.bmm(ts_norm, tq_norm) + 1e-7)
+        sim = sim.max(1)[0].view(bsize, sp * sp)
+        low, high = sim.min(1)[0].unsqueeze(1), sim.max(1)[0].unsqueeze(1)
+        sim = (sim - low) / (high - low + 1e-7)
+        maps.append(F.interpolate(sim.view(bsize, 1, sp, sp), size=q3.shape[-2:],
+                                  mode='bilinear', align_corners=True))
+    return torch.cat(maps, 1).mean(1).unsqueeze(1)
+
+
+@pytest.mark.parametrize('shot', [1, 3])
+def test_prior_equals_pfenet_statement_on_resnet50(shot):
+    """PriorMaskNeck inside FewShotSegmentor (frozen random ResNetV1c-50, dilated to 1/8
+    as PFENet) against the statement above: equal to 1e-6; and the support's layer4 really
+    is computed on masked layer3 (the unmasked reading differs)."""
+    from mmengine.config import Config
+
+    from ...conftest import REPO
+    torch.manual_seed(0)
+    cfg = Config.fromfile(f'{REPO}/configs/_base_/models/fss-baseline_r50-d8.py').model
+    cfg.backbone.init_cfg = None
+    model = MODELS.build(cfg).eval()
+    b, size = 2, 65
+    query = torch.randn(b, 3, size, size)
+    supports = torch.randn(b, shot, 3, size, size)
+    labels = torch.zeros(b, shot, size, size, dtype=torch.long)
+    labels[:, :, 10:40, 15:50] = 1
+    labels[:, :, 40:44] = 255  # ignore pixels are not foreground (PFENet: label == 1)
+    labels[1, :, :, 50:] = 1
+    with torch.no_grad():
+        feats = model.extract_feat(dict(query=query, support=supports, support_masks=labels))
+        expected = _pfenet_prior_statement(model.backbone, query, supports, labels)
+    prior = feats.priors['prior']
+    assert prior.shape == expected.shape == (b, 1, 9, 9)
+    assert (prior - expected).abs().max() <= 1e-6
+    with torch.no_grad():
+        unmasked = prior_mask(feats.query_feats[3], feats.support_feats[3], labels)
+    assert (unmasked - expected).abs().max() > 1e-3
+
+
+def test_masked_stage_needs_run_stage_and_is_cached():
+    torch.manual_seed(0)
+    neck = MODELS.build(dict(type='PriorMaskNeck', in_index=1))
+    query, support = [torch.rand(1, 4, 3, 3), torch.rand(1, 6, 3, 3)], \
+        [torch.rand(1, 2, 4, 3, 3), torch.rand(1, 2, 6, 3, 3)]
+    masks = torch.ones(1, 2, 6, 6, dtype=torch.long)
+    f = EpisodeFeatures(query_feats=query, support_feats=support, support_masks=masks,
+                        query_inputs=torch.zeros(1, 3, 6, 6),
+                        support_inputs=torch.zeros(1, 2, 3, 6, 6))
+    with pytest.raises(ValueError, match='EpisodeFeatures.run_stage must be set'):
+        neck(f)
+    calls = []
+    proj = torch.rand(6, 4)
+
+    def run_stage(x, level):
+        calls.append(level)
+        return torch.einsum('oc,nchw->nohw', proj, x)
+
+    cache = {}
+    for _ in range(2):
+        f = EpisodeFeatures(query_feats=query, support_feats=support, support_masks=masks,
+                            query_inputs=torch.zeros(1, 3, 6, 6),
+                            support_inputs=torch.zeros(1, 2, 3, 6, 6), run_stage=run_stage,
+                            support_cache=cache, support_groups=1)
+        prior = neck(f).priors['prior']
+    assert calls == [1]  # the second query batch reuses the masked support stage
+    expected = prior_mask(query[1], torch.einsum('oc,bkchw->bkohw', proj, support[0]), masks)
+    torch.testing.assert_close(prior, expected)
