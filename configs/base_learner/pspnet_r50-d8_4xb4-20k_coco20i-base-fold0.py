@@ -1,8 +1,9 @@
 # A PSPNet (dilated ResNet-50) trained fully supervised on the base classes of COCO-20i fold 0
 # (BaseClassDataset: images holding a novel class removed). It is CMNet's stage 1 (multi-task
-# training, III.C: its backbone initialises the frozen CMNet backbone) and the base learner of
-# DOTGraph/BAM (its backbone and PSP head are loaded, frozen). Neither paper states this
-# schedule: mmseg's PSPNet VOC-aug one (SGD lr 0.01, 20k iterations, batch 16) is used.
+# training, III.C: its backbone initialises the frozen CMNet backbone). The CMNet paper
+# states no recipe for it: mmseg's PSPNet VOC-aug one (SGD lr 0.01, 20k iterations, batch 16,
+# auxiliary FCN head) is used. DOTGraph's base learner follows BAM's recipe instead
+# (pspnet_r50-d8_4xb3-*).
 _base_ = [
     'mmseg::_base_/models/pspnet_r50-d8.py', '../_base_/datasets/coco20i_base.py',
     '../_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_20k.py'

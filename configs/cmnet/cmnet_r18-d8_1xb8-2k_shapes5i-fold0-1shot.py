@@ -10,7 +10,7 @@ model = dict(
         dict(type='MessageFlowNeck', in_channels=[64, 128], in_index=[1, 2], channels=64,
              flows=('inner', 'cross'), num_rounds=1),
         dict(type='PartialOTMatchingNeck', in_index=-1, transport='partial', eps=0.05,
-             num_iters=10, prior_key='ot_prior')
+             num_iters=30, prior_key='ot_prior')
     ],
     decode_head=dict(
         in_channels=[64], in_index=[-1], prior_keys=('prior', 'ot_prior'), refine_iters=2))

@@ -3,5 +3,5 @@ _base_ = ['./cmnet_r50-d8_1xb4-200e_pascal5i-fold0-1shot.py']
 model = dict(
     necks=[{{_base_.prior_neck}},
            dict(type='PartialOTMatchingNeck', in_index=2, transport='partial', mass_scale=1.0,
-                eps=0.05, num_iters=10, prior_key='ot_prior')],
+                supply='object', eps=0.05, num_iters=30, prior_key='ot_prior')],
     decode_head=dict(in_channels=[512, 1024], in_index=[1, 2]))

@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_50e.py'
 ]
 stage1_checkpoint = 'work_dirs/pspnet_r50-d8_4xb4-20k_coco20i-base-fold0/iter_20000.pth'
-data_preprocessor = dict(size=(473, 473))
+data_preprocessor = dict(size=(641, 641))
 model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(

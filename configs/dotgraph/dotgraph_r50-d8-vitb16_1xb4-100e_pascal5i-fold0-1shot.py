@@ -1,12 +1,13 @@
 # DOTGraph on PASCAL-5i fold 0, 1-shot: ResNet-50 + CLIP ViT-B/16, 473x473 crops (60x60 node grid,
 # supplement §5); SGD lr 0.0025, batch 4 (PFENet), poly 0.9, 100 epochs (supplement Table 4). The
-# frozen backbone and the base learner come from the base-class PSPNet of the same fold
+# frozen backbone and the base learner come from the base-class PSPNet of the same fold, trained
+# with BAM's base-learner recipe
 # (configs/base_learner; train it first, README "DOTGraph").
 _base_ = [
     '../_base_/models/dotgraph_r50-d8.py', '../_base_/datasets/pascal5i.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_100e.py'
 ]
-base_learner_checkpoint = 'work_dirs/pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0/iter_20000.pth'
+base_learner_checkpoint = 'work_dirs/pspnet_r50-d8_4xb3-100e_pascal5i-base-fold0/epoch_100.pth'
 data_preprocessor = dict(size=(473, 473))
 model = dict(
     data_preprocessor=data_preprocessor,

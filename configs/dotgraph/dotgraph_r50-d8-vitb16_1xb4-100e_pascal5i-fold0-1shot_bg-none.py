@@ -1,5 +1,6 @@
-# Supplement Table 1: no background prompt (no feature disentanglement): no background
-# prior for the graph's support-background weights or the head.
+# Supplement Table 1: "No BG Prompt at all: essentially, no feature disentanglement stage": no
+# background prompt or prior, and the graph transports the whole support with uniform mass
+# (no object/background split, so no graph contrastive loss, which contrasts the two).
 _base_ = ['./dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot.py']
 model = dict(
     necks=[{{_base_.prior_neck}}, dict(
@@ -8,8 +9,8 @@ model = dict(
         prior_keys=('clip_fg', 'clip_bg')), dict(
         type='OTGraphNeck', in_channels=[512, 1024], in_index=[1, 2], channels=256,
         attn_channels=128, num_iters=2, use_ot=True, use_sqa=True, ot_eps=0.1, ot_iters=3,
-        query_prior_key='clip_fg', support_bg_prior_key=None,
-        loss_contrast=dict(type='GraphContrastiveLoss', variant='gcl', tau=0.1, loss_weight=1.0),
+        query_prior_key='clip_fg', support_bg_prior_key=None, disentangle=False,
+        loss_contrast=None,
         loss_support=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True,
                           loss_name='loss_support'))],
     decode_head=dict(meta_head=dict(prior_keys=('prior', 'clip_fg'))))

@@ -22,6 +22,13 @@ class BaseClassDataset(BaseSegDataset):
     0, and 255 stays ignored. ``metainfo['classes']`` is ``('background', <base class
     names>)`` and ``base_class_ids`` the original id of each new label.
 
+    Datasets with binary mask files, one class per image (FSS-1000, whose class is the
+    image's folder; :meth:`BaseEpisodicDataset.binary_mask_class`): every image of the
+    split whose class is a base class (for FSS-1000 the 520 training classes) is kept; the
+    samples carry ``label_threshold`` and ``foreground_label`` (the class's new label), and
+    :class:`~mmfss.datasets.transforms.BinarizeMask` in the pipeline writes that label on
+    the mask's foreground and 0 elsewhere.
+
     Args:
         episodic (dict | BaseEpisodicDataset): Config (or instance) of the episodic dataset
             whose images and fold are used; its episode arguments are irrelevant.
@@ -63,6 +70,8 @@ class BaseClassDataset(BaseSegDataset):
         stats = source.label_stats(samples)
         label_map = {c: 0 for c in range(1, source.num_classes + 1)}
         label_map.update({c: i + 1 for i, c in enumerate(self.base_class_ids)})
+        if samples and source.binary_mask_class(samples[0]) is not None:
+            return self._binary_data_list(samples, label_map)
         novel = set(self.novel_class_ids)
         data_list = []
         for info, counts in zip(samples, stats):
@@ -75,4 +84,21 @@ class BaseClassDataset(BaseSegDataset):
         if not data_list:
             raise ValueError(f'BaseClassDataset: every image of {type(source).__name__} '
                              f'(split={source.split}, fold={source.fold}) holds a novel class')
+        return data_list
+
+    def _binary_data_list(self, samples: List[dict], label_map: dict) -> List[dict]:
+        """Binary mask files, one class per image: the images of the base classes."""
+        source = self.episodic
+        data_list = []
+        for info in samples:
+            class_id, threshold = source.binary_mask_class(info)
+            if label_map[class_id] == 0:
+                continue
+            data_list.append(
+                dict(img_path=info['img_path'], seg_map_path=info['seg_map_path'],
+                     label_threshold=threshold, foreground_label=label_map[class_id],
+                     reduce_zero_label=False, seg_fields=[], sample_name=info['name']))
+        if not data_list:
+            raise ValueError(f'BaseClassDataset: no image of {type(source).__name__} '
+                             f'(split={source.split}) belongs to a base class')
         return data_list

@@ -130,6 +130,11 @@ class BaseEpisodicDataset(BaseDataset):
     small_class_modes: Tuple[str, ...] = ('error', 'exclude')
     has_base_class_view: bool = True  # label maps hold class ids (see BaseClassDataset)
 
+    def binary_mask_class(self, info: dict) -> Optional[Tuple[int, int]]:
+        """For datasets whose mask files are binary, one class per image (FSS-1000): the
+        image's ``(class id, foreground threshold)``; None for class label maps."""
+        return None
+
     def __init__(self,
                  fold: int = 0,
                  shot: int = 1,

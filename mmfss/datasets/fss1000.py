@@ -59,7 +59,7 @@ class FSS1000Dataset(BaseEpisodicDataset):
     splits = ('train', 'val', 'test')
     num_folds = 1
     num_classes = 1000
-    has_base_class_view = False  # masks are binary, one class per image
+    has_base_class_view = True  # through binary_mask_class: one class per image
 
     def __init__(self, data_root: str, split: str = 'test', num_episodes: Optional[int] = None,
                  min_class_pixels: int = 1, **kwargs) -> None:
@@ -115,6 +115,10 @@ class FSS1000Dataset(BaseEpisodicDataset):
             raise ValueError(f'mask {path}: {err}') from err
         fg = int((label >= LABEL_THRESHOLD).sum())
         return {info['fss_class']: fg} if fg else {}
+
+    def binary_mask_class(self, info: dict) -> Tuple[int, int]:
+        """The image's class (its folder) and the mask threshold (128)."""
+        return info['fss_class'], LABEL_THRESHOLD
 
     def _image_info(self, name: str, class_id: int, support: bool = False) -> dict:
         out = super()._image_info(name, class_id, support)

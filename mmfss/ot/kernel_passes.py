@@ -25,6 +25,7 @@ whatever the number of threads and wherever the tensors lie in memory. Between
 instruction sets they differ by rounding only (v3 and v4 fuse multiply-adds, the baseline
 does not), as they do from the torch-op reference.
 """
+import functools
 import os
 import re
 from typing import List, Optional, Tuple
@@ -58,17 +59,23 @@ def extension_available() -> bool:
     return _ext is not None
 
 
+@functools.lru_cache(maxsize=None)
+def _isa_lists() -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    if _ext is None:
+        return (), ()
+    names = tuple(_ext.isa_names())
+    runnable = tuple(n for i, n in reversed(list(enumerate(names))) if _ext.cpu_runs(i))
+    return names, runnable
+
+
 def compiled_isas() -> List[str]:
     """The instruction sets the extension was compiled for ([] without the extension)."""
-    return list(_ext.isa_names()) if _ext is not None else []
+    return list(_isa_lists()[0])
 
 
 def available_isas() -> List[str]:
     """The compiled instruction sets this CPU runs, best first."""
-    if _ext is None:
-        return []
-    return [name for index, name in reversed(list(enumerate(_ext.isa_names())))
-            if _ext.cpu_runs(index)]
+    return list(_isa_lists()[1])
 
 
 def selected_isa() -> str:

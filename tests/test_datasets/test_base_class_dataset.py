@@ -63,10 +63,33 @@ class TestBaseClassDataset:
             assert cls % 4 != 1
             assert ds[idx]['gt_seg_map'][10, 10] == ds.base_class_ids.index(cls) + 1
 
-    def test_errors(self, tmp_path):
-        fss_tree(tmp_path, ['bus'], n_images=2)
-        with pytest.raises(ValueError, match='has no base-class view'):
+    def test_fss1000_view(self, tmp_path):
+        """CMNet's stage 1 on FSS-1000: every image of the 520 training classes, its mask's
+        foreground labelled with its class (its folder), grey or RGB masks alike; the
+        val/test classes are novel, so their split has no base-class image."""
+        from mmfss.datasets import fss1000_split_classes
+        splits = fss1000_split_classes()
+        fss_tree(tmp_path, splits['train'][:260], n_images=2, rgb_masks=True)
+        fss_tree(tmp_path, splits['train'][260:], n_images=2)
+        pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                    dict(type='BinarizeMask')]
+        ds = BaseClassDataset(episodic=dict(type='FSS1000Dataset', data_root=str(tmp_path),
+                                            split='train'), pipeline=pipeline)
+        assert len(ds) == 1040 and len(ds.metainfo['classes']) == 521
+        assert ds.metainfo['classes'][1:] == tuple(splits['train'])
+        for idx in (0, 3, 600, 1039):
+            out = ds[idx]
+            name = out['sample_name']
+            label = splits['train'].index(name.split('/')[0]) + 1
+            k = int(name.split('/')[1])
+            assert out['gt_seg_map'].ndim == 2
+            assert set(np.unique(out['gt_seg_map'])) == {0, label}
+            assert (out['gt_seg_map'] == label).sum() == (k + 3)**2  # the rim is background
+        fss_tree(tmp_path, splits['test'], n_images=2)
+        with pytest.raises(ValueError, match=r'no image of FSS1000Dataset \(split=test\)'):
             BaseClassDataset(episodic=dict(type='FSS1000Dataset', data_root=str(tmp_path)))
+
+    def test_errors(self, tmp_path):
         voc_tree(tmp_path / 'voc', n=20)
         episodic = dict(type='PASCAL5iDataset', data_root=str(tmp_path / 'voc'),
                         ann_file='list.txt', split='train')

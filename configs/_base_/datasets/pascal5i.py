@@ -6,6 +6,14 @@ fold = 0
 shot = 1
 crop_size = (473, 473)  # PFENet/BAM: 60x60 features at 1/8
 
+# PFENet/BAM's training augmentation (PFENet util/transform.py, train.py): RandScale 0.9-1.1
+# of the image's own size, RandRotate +-10 degrees with p 0.5 padded with the mean colour
+# (BGR here; labels 255), Gaussian blur 5x5 with p 0.5, horizontal flip, crop. Kept
+# differences: the crop does not retry (PFENet draws up to 30 more crops while less than 85%
+# of the foreground is inside), and a short image is padded at the bottom/right by the data
+# preprocessor (mean colour, labels 255) where PFENet pads it centred.
+img_mean_bgr = (103.53, 116.28, 123.675)
+scale_range = (0.9, 1.1)
 train_pipeline = [
     dict(
         type='ApplyToEpisode',
@@ -13,11 +21,12 @@ train_pipeline = [
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
-            dict(type='RandomResize', scale=crop_size, ratio_range=(0.9, 1.1),
-                 keep_ratio=True),
-            dict(type='RandomRotate', prob=0.5, degree=10, pad_val=0, seg_pad_val=255),
-            dict(type='RandomCrop', crop_size=crop_size),
+            dict(type='RandomRescale', ratio_range=scale_range),
+            dict(type='RandomRotate', prob=0.5, degree=10, pad_val=img_mean_bgr,
+                 seg_pad_val=255),
+            dict(type='RandomGaussianBlur', kernel_size=5, prob=0.5),
             dict(type='RandomFlip', prob=0.5),
+            dict(type='RandomCrop', crop_size=crop_size),
         ]),
     dict(type='PackEpisodeInputs'),
 ]

@@ -1,5 +1,10 @@
 from .binarize_mask import BinarizeMask, masks_to_boxes
 from .episode_wrapper import ApplyToEpisode
 from .formatting import PackEpisodeInputs
+from .random_gaussian_blur import RandomGaussianBlur
+from .random_rescale import RandomRescale
 
-__all__ = ['ApplyToEpisode', 'BinarizeMask', 'PackEpisodeInputs', 'masks_to_boxes']
+__all__ = [
+    'ApplyToEpisode', 'BinarizeMask', 'PackEpisodeInputs', 'masks_to_boxes',
+    'RandomGaussianBlur', 'RandomRescale'
+]

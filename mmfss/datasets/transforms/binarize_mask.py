@@ -52,8 +52,15 @@ class BinarizeMask(BaseTransform):
     applied where the transform sits, i.e. on the original label map in the shipped
     pipelines, before any resize or crop.
 
-    Required keys: ``gt_seg_map``, ``class_id``. Optional keys: ``label_threshold``,
-    ``mask_annotation``, ``class_ids``. Modified keys: ``gt_seg_map`` (uint8, [H, W]).
+    Base-class view of binary mask files (:class:`~mmfss.datasets.BaseClassDataset` on
+    FSS-1000): with ``label_threshold`` and ``foreground_label``, the foreground gets
+    ``foreground_label`` (the image's base-class label) instead of 1 (uint16 maps from
+    label 255 on: FSS-1000 has 520 training classes; its configs move the ignore index
+    above them).
+
+    Required keys: ``gt_seg_map``, ``class_id`` (class label maps). Optional keys:
+    ``label_threshold``, ``foreground_label``, ``mask_annotation``, ``class_ids``. Modified keys: ``gt_seg_map`` (uint8, [H, W];
+    uint16 for a ``foreground_label`` from 255 on).
 
     Args:
         ignore_index (int): Label value kept as is. Defaults to 255.
@@ -77,6 +84,10 @@ class BinarizeMask(BaseTransform):
             binary = (grey_levels(label) >= threshold).astype(np.uint8)
             if class_ids is not None:  # N-way query: the mask of its own class
                 binary *= np.uint8(list(class_ids).index(results['class_id']) + 1)
+            elif 'foreground_label' in results:  # base-class view (BaseClassDataset)
+                label_value = int(results['foreground_label'])
+                binary = binary.astype(np.uint8 if label_value < 255 else np.uint16)
+                binary *= binary.dtype.type(label_value)
         elif class_ids is not None:
             if label.ndim != 2:
                 raise ValueError(f'label map {results.get("seg_map_path")} must be '

@@ -172,11 +172,17 @@ class DualBranchGraphLayer(nn.Module):
         return [out[..., i].transpose(1, 2).to(query.dtype) for i in range(len(masses))]
 
     def forward(self, query: Tensor, support: Tensor, obj_mass: Tensor,
-                bg_mass: Tensor) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
+                bg_mass: Optional[Tensor]) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
         """Args: query [B, C, Nq]; support [B, C, Ns] (K shots concatenated); obj_mass and
-        bg_mass [B, Ns]. Returns the refined query and support and the OT messages."""
+        bg_mass [B, Ns] (bg_mass None: no disentanglement, one transport of obj_mass and no
+        background term). Returns the refined query and support and the OT messages."""
         parts, messages = [], {}
-        if self.use_ot:
+        if self.use_ot and bg_mass is None:
+            m_obj, = self.transport(query, support, obj_mass)
+            g = torch.sigmoid(self.gates(torch.cat([query, m_obj, torch.zeros_like(m_obj)], 1)))
+            parts.append(g[:, :1] * (m_obj - query))
+            messages = dict(support_obj=m_obj)
+        elif self.use_ot:
             m_obj, m_bg = self.transport(query, support, obj_mass, bg_mass)
             g = torch.sigmoid(self.gates(torch.cat([query, m_obj, m_bg], dim=1)))
             parts.append(g[:, :1] * (m_obj - query) - g[:, 1:] * (m_bg - query))
@@ -223,6 +229,12 @@ class OTGraphNeck(BaseModule):
         normalize_nodes (bool): See :class:`DualBranchGraphLayer`.
         query_prior_key (str, optional): Prior weighting F_obj^Q (e.g. ``'clip_fg'``).
         support_bg_prior_key (str, optional): Support background prior (e.g. ``'clip_bg'``).
+        disentangle (bool): Split the support into object and background (step 2; default).
+            False is supplement Table 1's "No BG Prompt": "no feature disentanglement
+            stage": the OT branch transports the whole support with uniform mass (§1.3,
+            Eq. 1) in one problem and the gate has no background term; no background
+            prototype; the graph contrastive loss, which contrasts object and background,
+            must be off.
         loss_contrast (dict, optional): :class:`GraphContrastiveLoss` config; None: off.
         loss_support (dict, optional): Loss of the support-mask prediction; None: off.
         norm_cfg (dict): Norm of the projection.
@@ -245,6 +257,7 @@ class OTGraphNeck(BaseModule):
                  normalize_nodes: bool = True,
                  query_prior_key: Optional[str] = 'clip_fg',
                  support_bg_prior_key: Optional[str] = 'clip_bg',
+                 disentangle: bool = True,
                  loss_contrast: OptConfigType = dict(type='GraphContrastiveLoss'),
                  loss_support: OptConfigType = dict(
                      type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True,
@@ -262,8 +275,12 @@ class OTGraphNeck(BaseModule):
             raise ValueError(f'num_iters must be an int >= 1, got {num_iters!r}')
         self.in_index = tuple(in_index)
         self.align_corners = align_corners
+        if not disentangle and (loss_contrast or support_bg_prior_key):
+            raise ValueError('disentangle=False (no object/background split) needs '
+                             'loss_contrast=None and support_bg_prior_key=None')
         self.query_prior_key = query_prior_key
         self.support_bg_prior_key = support_bg_prior_key
+        self.disentangle = disentangle
         self.use_ot = use_ot
         self.reduce = ConvModule(sum(in_channels), channels, 1, norm_cfg=norm_cfg,
                                  act_cfg=dict(type='ReLU'))
@@ -309,15 +326,19 @@ class OTGraphNeck(BaseModule):
         q_prior = self._prior(feats, self.query_prior_key, 'query', (h, w))
         feats.extras['support_obj_proto'] = masked_average_pooling(
             s_in, obj_w).view(b, k, -1).mean(1)
-        feats.extras['support_bg_proto'] = masked_average_pooling(
-            s_in, bg_w).view(b, k, -1).mean(1)
+        if self.disentangle:
+            feats.extras['support_bg_proto'] = masked_average_pooling(
+                s_in, bg_w).view(b, k, -1).mean(1)
         if q_prior is not None:
             feats.extras['query_obj_proto'] = masked_average_pooling(q_in, q_prior)
 
         def pool_shots(x: Tensor) -> Tensor:  # [BK, C', hs, ws] -> [B, C', K*hs*ws]
             return x.view(b, k, x.shape[1], -1).permute(0, 2, 1, 3).flatten(2)
 
-        obj_mass, bg_mass = pool_shots(obj_w)[:, 0], pool_shots(bg_w)[:, 0]
+        if self.disentangle:
+            obj_mass, bg_mass = pool_shots(obj_w)[:, 0], pool_shots(bg_w)[:, 0]
+        else:  # one distribution over every support node (supplement §1.3, Eq. 1)
+            obj_mass, bg_mass = torch.ones_like(pool_shots(obj_w)[:, 0]), None
         qn, sn = q.flatten(2), pool_shots(s)
         messages = {}
         for layer in self.layers:

@@ -121,3 +121,31 @@ class TestOTGraphNeck:
         f.extras.clear()
         with torch.no_grad():
             assert plain(f).query_feats[-1].shape == (2, 16, 6, 6)
+
+
+def test_no_disentanglement_transports_the_whole_support():
+    """disentangle=False (supplement Table 1, "No BG Prompt"): one uniform distribution over
+    every support node, so the refined query does not depend on the support mask, while the
+    disentangled neck's does; no background message or prototype; the contrastive loss
+    (object vs background) must be off."""
+    outs = {}
+    for disentangle in (False, True):
+        kw = dict(disentangle=False, support_bg_prior_key=None, loss_contrast=None) \
+            if not disentangle else dict(support_bg_prior_key=None)
+        torch.manual_seed(1)
+        neck = _neck(**kw).eval()
+        for flip in (False, True):
+            f = _feats(train=False)
+            if flip:
+                f.support_masks = 1 - f.support_masks
+            with torch.no_grad():
+                outs[disentangle, flip] = neck(f).query_feats[-1]
+        assert ('support_bg_proto' in f.extras) == disentangle
+    torch.testing.assert_close(outs[False, False], outs[False, True])
+    assert not torch.allclose(outs[True, False], outs[True, True])
+    layer = DualBranchGraphLayer(16, 8, use_sqa=False, compile=False)
+    q, s = torch.randn(2, 16, 9), torch.randn(2, 16, 10)
+    _, _, messages = layer(q, s, torch.ones(2, 10), None)
+    assert set(messages) == {'support_obj'}
+    with pytest.raises(ValueError, match='disentangle=False'):
+        _neck(disentangle=False, support_bg_prior_key=None)  # the default contrastive loss
