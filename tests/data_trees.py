@@ -72,3 +72,29 @@ def coco_instances_json(path, images, annotations, categories):
     """Write a COCO instances JSON."""
     with open(path, 'w') as f:
         json.dump(dict(images=images, annotations=annotations, categories=categories), f)
+
+
+def voc_protocol_tree(root, n=40, seed=3):
+    """A VOC2012 tree for the protocol tests: images of varied sizes (60..140 a side), each
+    with one to three class blocks of random classes and sizes (some under 2*32*32 pixels, so
+    a class can be present but not eligible) and a 255 boundary row; returns the list lines."""
+    (root / 'JPEGImages').mkdir(parents=True)
+    (root / 'SegmentationClassAug').mkdir()
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i in range(n):
+        name = f'2009_{i:06d}'
+        h, w = (int(v) for v in rng.integers(60, 141, 2))
+        label = np.zeros((h, w), np.uint8)
+        for k in range(int(rng.integers(1, 4))):
+            c = int(rng.integers(1, 11))  # classes 1..10: folds 0 and 1 have many
+            bh, bw = int(rng.integers(15, h)), int(rng.integers(15, w))
+            y, x = int(rng.integers(0, h - min(bh, h) + 1)), int(rng.integers(0, w - min(bw, w) + 1))
+            label[y:y + bh, x:x + bw] = c
+        label[h // 2, :] = 255
+        img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(img).save(root / 'JPEGImages' / f'{name}.jpg')
+        Image.fromarray(label).save(root / 'SegmentationClassAug' / f'{name}.png')
+        lines.append(f'JPEGImages/{name}.jpg SegmentationClassAug/{name}.png')
+    (root / 'list.txt').write_text('\n'.join(lines) + '\n')
+    return lines

@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
+from mmfss.datasets.protocols import get_protocol, write_episodes_file
 from mmfss.utils import dump_json, set_data_root, setup_cpu_dist, teardown_dist, trust_checkpoint
 
 
@@ -44,10 +45,16 @@ def parse_args():
         help='job launcher')
     parser.add_argument('--tta', action='store_true', help='Test time augmentation')
     parser.add_argument(
-        '--seeds', type=int, default=1,
-        help='evaluate on N episode sets, with the dataset seeds s, s+1, ..., s+N-1 (s: the '
-        "config's seed) and print each metric's mean and standard deviation (BAM/HDMNet "
-        'report 5)')
+        '--seeds', type=int, nargs='?', const=0, default=1,
+        help="evaluate on N episode sets and print each metric's mean and standard deviation "
+        "(never a best-of). With a protocol that has a seed list (protocol='bam': BAM's 5 "
+        'seeds), the first N of its seeds, all of them for a bare --seeds; otherwise the '
+        "dataset seeds s, s+1, ..., s+N-1 (s: the config's seed)")
+    parser.add_argument(
+        '--dump-episodes', metavar='FILE',
+        help='write the episodes of the test set (one line each: query, supports, class, '
+        "tab-separated) before testing; a dataset's episodes_file=FILE evaluates exactly "
+        'those')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -70,20 +77,38 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
-def evaluate_seeds(runner: Runner, cfg: Config, num_seeds: int) -> dict:
-    """Run the test loop on ``num_seeds`` episode sets and summarise each metric.
+def episode_seeds(dataset, num_seeds: int) -> list:
+    """The seeds of ``--seeds``: the protocol's seed list if it has one, else s, s+1, ...
 
-    The model is built and loaded once; before each run the test dataloader is rebuilt with
-    the dataset's ``seed`` advanced by one. Prints and returns, per metric, the values, their
-    mean and their standard deviation (population, ddof=0), and dumps them to
-    ``<work_dir>/seeds_summary.json``.
+    Args:
+        dataset: The built test dataset.
+        num_seeds (int): N; 0 for all the protocol's seeds.
+    """
+    protocol = getattr(dataset, 'protocol', None)
+    listed = get_protocol(protocol).seeds if protocol else ()
+    if len(listed) > 1:
+        if num_seeds > len(listed):
+            raise ValueError(f'--seeds {num_seeds}: protocol {protocol!r} has {len(listed)} '
+                             f'seeds {list(listed)}')
+        return list(listed[:num_seeds or len(listed)])
+    if num_seeds == 0:
+        raise ValueError(f'a bare --seeds needs a protocol with a seed list; the test set has '
+                         f'protocol={protocol!r}: pass --seeds N')
+    return [int(dataset.seed) + k for k in range(num_seeds)]
+
+
+def evaluate_seeds(runner: Runner, cfg: Config, seeds: list) -> dict:
+    """Run the test loop on the episode sets of ``seeds`` and summarise each metric.
+
+    The model is built and loaded once; before each run but the first the test dataloader
+    is rebuilt with the dataset's ``seed`` set to the next seed. Prints and returns, per
+    metric, the values, their mean and their standard deviation (population, ddof=0), and
+    dumps them to ``<work_dir>/seeds_summary.json``.
     """
     loader_cfg = cfg.test_dataloader
-    base_seed = int(loader_cfg.dataset.get('seed', 0))
     results = {}
-    for k in range(num_seeds):
-        seed = base_seed + k
-        if k > 0:
+    for k, seed in enumerate(seeds):
+        if k > 0 or runner.test_dataloader.dataset.seed != seed:
             loader = Config(loader_cfg.to_dict())
             loader.dataset.seed = seed
             runner.test_loop.dataloader = runner.build_dataloader(loader.to_dict(),
@@ -98,12 +123,10 @@ def evaluate_seeds(runner: Runner, cfg: Config, num_seeds: int) -> dict:
                for key, values in results.items()}
     lines = [f'{key}: {s["mean"]:.2f} +- {s["std"]:.2f}' for key, s in summary.items()
              if not key.startswith('IoU.')]
-    print_log(f'over {num_seeds} episode seeds ({base_seed}..{base_seed + num_seeds - 1}): '
-              + '; '.join(lines), 'current')
+    print_log(f'over {len(seeds)} episode seeds {seeds}: ' + '; '.join(lines), 'current')
     if is_main_process():
         path = osp.join(cfg.work_dir, 'seeds_summary.json')
-        dump_json(dict(seeds=list(range(base_seed, base_seed + num_seeds)), metrics=summary),
-                  path, indent=1)
+        dump_json(dict(seeds=[int(s) for s in seeds], metrics=summary), path, indent=1)
     return summary
 
 
@@ -139,18 +162,27 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
-    if args.seeds < 1:
+    if args.seeds < 0:
         raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
-    if args.seeds > 1 and args.out is not None:
+    if args.seeds != 1 and args.out is not None:
         raise ValueError('--out writes the predictions of one episode set: use it without '
                          '--seeds')
 
     setup_cpu_dist(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    dataset = runner.test_dataloader.dataset
+    if args.dump_episodes:
+        if getattr(dataset, 'episodes', None) is None:
+            raise ValueError(f'--dump-episodes: the test set ({type(dataset).__name__}) has no '
+                             'fixed episodes')
+        if is_main_process():
+            write_episodes_file(args.dump_episodes, dataset.episodes)
+        print_log(f'{len(dataset.episodes)} episodes written to {args.dump_episodes}',
+                  'current')
     if args.seeds == 1:
         runner.test()
     else:
-        evaluate_seeds(runner, cfg, args.seeds)
+        evaluate_seeds(runner, cfg, episode_seeds(dataset, args.seeds))
     teardown_dist()  # after success only: its barrier would hang if a rank failed
 
 

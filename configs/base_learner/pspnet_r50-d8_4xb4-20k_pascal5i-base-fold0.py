@@ -1,5 +1,5 @@
 # A PSPNet (dilated ResNet-50) trained fully supervised on the base classes of PASCAL-5i fold 0
-# (BaseClassDataset: images holding a novel class removed). It is CMNet's stage 1 (multi-task
+# (BaseClassDataset: novel pixels relabelled background, as BAM). It is CMNet's stage 1 (multi-task
 # training, III.C: its backbone initialises the frozen CMNet backbone). The CMNet paper
 # states no recipe for it: mmseg's PSPNet VOC-aug one (SGD lr 0.01, 20k iterations, batch 16,
 # auxiliary FCN head) is used. DOTGraph's base learner follows BAM's recipe instead

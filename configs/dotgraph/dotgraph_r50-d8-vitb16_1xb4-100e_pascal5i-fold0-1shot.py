@@ -4,7 +4,7 @@
 # with BAM's base-learner recipe
 # (configs/base_learner; train it first, README "DOTGraph").
 _base_ = [
-    '../_base_/models/dotgraph_r50-d8.py', '../_base_/datasets/pascal5i.py',
+    '../_base_/models/dotgraph_r50-d8.py', '../_base_/datasets/pascal5i_bam.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_100e.py'
 ]
 base_learner_checkpoint = 'work_dirs/pspnet_r50-d8_4xb3-100e_pascal5i-base-fold0/epoch_100.pth'

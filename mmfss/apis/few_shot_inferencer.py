@@ -304,8 +304,11 @@ class FewShotInferencer(BaseInferencer):
                                                ori_shape=img.shape[:2]))
             tensors.append(image_to_tensor(results['img']))
             sample = SegDataSample()
-            sample.set_metainfo(dict(img_path=path, ori_shape=img.shape[:2],
-                                     img_shape=results['img'].shape[:2]))
+            meta = dict(img_path=path, ori_shape=img.shape[:2],
+                        img_shape=results['img'].shape[:2])
+            if 'img_padding_size' in results:  # a protocol's padded test geometry
+                meta['img_padding_size'] = list(results['img_padding_size'])
+            sample.set_metainfo(meta)
             samples.append(sample)
             originals.append(img)
         return tensors, samples, originals

@@ -15,11 +15,14 @@ class BaseClassDataset(BaseSegDataset):
 
     Used to train a segmentor on the base classes of a fold, for CMNet's stage-1 training
     and for the base learner of BAM/DOTGraph. It holds the images of ``episodic`` (same
-    data root, list and fold; its ``split`` picks the images), minus every image containing
-    a novel class (at least ``novel_min_pixels`` of its pixels; default 1, i.e. any pixel,
-    as BAM), with the labels remapped through mmseg's ``label_map``: the base classes in
-    ascending order become 1..n_base (15 for PASCAL-5i, 60 for COCO-20i), every other class
-    0, and 255 stays ignored. ``metainfo['classes']`` is ``('background', <base class
+    data root, list and fold; its ``split`` picks the images) with the labels remapped
+    through mmseg's ``label_map``: the base classes in ascending order become 1..n_base (15
+    for PASCAL-5i, 60 for COCO-20i), every other class 0, and 255 stays ignored. With
+    ``novel_images='background'`` (the default, as BAM ``util/dataset.py`` ``BaseData``:
+    every listed image, novel pixels relabelled 0) the images holding a novel class stay,
+    their novel pixels becoming background; ``novel_images='drop'`` removes every image
+    holding at least ``novel_min_pixels`` pixels of a novel class instead (on COCO-20i fold
+    0 this removes every image with a person). ``metainfo['classes']`` is ``('background', <base class
     names>)`` and ``base_class_ids`` the original id of each new label.
 
     Datasets with binary mask files, one class per image (FSS-1000, whose class is the
@@ -32,14 +35,21 @@ class BaseClassDataset(BaseSegDataset):
     Args:
         episodic (dict | BaseEpisodicDataset): Config (or instance) of the episodic dataset
             whose images and fold are used; its episode arguments are irrelevant.
-        novel_min_pixels (int): Novel-class pixels that make an image excluded.
+        novel_images (str): ``'background'`` or ``'drop'``, see above.
+        novel_min_pixels (int): Novel-class pixels that make an image dropped
+            (``novel_images='drop'``).
         **kwargs: Passed to :class:`mmseg.datasets.BaseSegDataset` (``pipeline``,
             ``test_mode``, ...); ``data_root``, ``ann_file`` and ``metainfo`` come from
             ``episodic``.
     """
 
-    def __init__(self, episodic: Union[dict, BaseEpisodicDataset], novel_min_pixels: int = 1,
+    def __init__(self, episodic: Union[dict, BaseEpisodicDataset],
+                 novel_images: str = 'background', novel_min_pixels: int = 1,
                  **kwargs) -> None:
+        if novel_images not in ('background', 'drop'):
+            raise ValueError("novel_images must be 'background' or 'drop', got "
+                             f'{novel_images!r}')
+        self.novel_images = novel_images
         if isinstance(episodic, dict):
             cfg = copy.deepcopy(episodic)
             cfg.update(lazy_init=True, pipeline=[])
@@ -75,7 +85,8 @@ class BaseClassDataset(BaseSegDataset):
         novel = set(self.novel_class_ids)
         data_list = []
         for info, counts in zip(samples, stats):
-            if any(counts.get(c, 0) >= self.novel_min_pixels for c in novel):
+            if self.novel_images == 'drop' and any(
+                    counts.get(c, 0) >= self.novel_min_pixels for c in novel):
                 continue
             data_list.append(
                 dict(img_path=info['img_path'], seg_map_path=info['seg_map_path'],

@@ -6,6 +6,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from .label_stats import default_cache_dir, read_label_map, scan_label_stats
+from .protocols import PROTOCOLS, get_protocol, pfenet_episodes, read_episodes_file
 
 __all__ = ['BaseEpisodicDataset', 'parse_pair_list']
 
@@ -80,6 +81,17 @@ class BaseEpisodicDataset(BaseDataset):
 
     Supports are always distinct from the query and from each other.
 
+    Reference protocols (``protocol=``, evaluation splits; see :mod:`mmfss.datasets.protocols`
+    and the README's protocol table): ``'pfenet'`` and ``'bam'`` draw exactly the episodes of
+    PFENet's and BAM's ``test.py`` from the list in list order (the query class among all
+    novel classes present in the query, at any size); ``'hsnet'`` those of HSNet's
+    ``test.py`` from HSNet's split files (subclasses implement :meth:`hsnet_episodes`). With
+    a protocol, ``num_episodes`` and ``seed`` default to the protocol's. ``protocol=None``
+    is mmfss's own sampler described above: no reference codebase evaluates N-way episodes
+    or Shapes-5i, which use it. ``episodes_file=`` evaluates exactly the episodes of a file
+    (``tools/test.py --dump-episodes`` writes one; any codebase's episode list can be
+    written in its format, see :func:`~mmfss.datasets.protocols.read_episodes_file`).
+
     N-way K-shot (``ways=N > 1``, evaluation splits only; models train on one-way episodes
     as PFENet/HSNet do): each fixed episode starts from the (query, class) pair the one-way
     protocol would use, so the query holds at least one of the episode's classes; N - 1
@@ -105,8 +117,14 @@ class BaseEpisodicDataset(BaseDataset):
         ways (int): Number of classes N of an episode (>= 1; N > 1 for evaluation splits).
         split (str): One of ``splits``.
         num_episodes (int, optional): Number of fixed episodes (ignored in training); None
-            for every eligible (image, class) pair once.
-        seed (int): Seed of the fixed episodes.
+            for every eligible (image, class) pair once (a protocol: every listed query
+            once); ``'default'``: the protocol's number (1000 without one).
+        seed (int, optional): Seed of the fixed episodes; None: the protocol's first seed
+            (0 without one).
+        protocol (str, optional): ``'pfenet'``, ``'bam'``, ``'hsnet'`` or None (mmfss's
+            sampler); the default is the dataset's ``default_protocol``.
+        episodes_file (str, optional): Evaluate the episodes of this file instead of
+            sampling (names as in :attr:`episodes`, class ids 1-based).
         min_class_pixels (int): Pixels a class must cover to count in an image.
         filter_novel_images (bool): Drop training images holding a novel class.
         support_annotation (str): ``'mask'`` (default) or ``'bbox'``: each support mask is
@@ -129,6 +147,8 @@ class BaseEpisodicDataset(BaseDataset):
     support_annotations: Tuple[str, ...] = ('mask', 'bbox')
     small_class_modes: Tuple[str, ...] = ('error', 'exclude')
     has_base_class_view: bool = True  # label maps hold class ids (see BaseClassDataset)
+    benchmark: str = ''  # 'pascal', 'coco' or 'fss': the protocols' per-benchmark defaults
+    default_protocol: Optional[str] = None
 
     def binary_mask_class(self, info: dict) -> Optional[Tuple[int, int]]:
         """For datasets whose mask files are binary, one class per image (FSS-1000): the
@@ -140,14 +160,16 @@ class BaseEpisodicDataset(BaseDataset):
                  shot: int = 1,
                  ways: int = 1,
                  split: str = 'train',
-                 num_episodes: Optional[int] = 1000,
-                 seed: int = 0,
+                 num_episodes: Union[int, None, str] = 'default',
+                 seed: Optional[int] = None,
                  min_class_pixels: int = 2 * 32 * 32,
                  filter_novel_images: bool = False,
                  support_annotation: str = 'mask',
                  small_classes: str = 'error',
                  ignore_index: int = 255,
                  stats_cache_dir: Optional[str] = None,
+                 protocol: Optional[str] = 'default',
+                 episodes_file: Optional[str] = None,
                  **kwargs) -> None:
         if split not in self.splits:
             raise ValueError(f'split must be one of {self.splits}, got {split!r}')
@@ -160,9 +182,26 @@ class BaseEpisodicDataset(BaseDataset):
         if ways > 1 and split == 'train':
             raise ValueError(f'ways={ways}: N-way episodes are for evaluation; training uses '
                              'one-way episodes (ways=1)')
+        if protocol == 'default':
+            protocol = self.default_protocol
+        if protocol is not None:
+            spec = get_protocol(protocol)  # raises for an unknown name
+            if ways > 1:
+                raise ValueError(f'ways={ways}: the reference protocols ({PROTOCOLS}) are '
+                                 'one-way; pass protocol=None for N-way episodes')
+            if num_episodes == 'default':
+                num_episodes = spec.num_episodes.get(self.benchmark)
+            if seed is None:
+                seed = spec.seeds[0]
+        if num_episodes == 'default':
+            num_episodes = 1000
+        if seed is None:
+            seed = 0
         if num_episodes is not None and not (isinstance(num_episodes, int)
                                              and num_episodes >= 1):
             raise ValueError(f'num_episodes must be None or an int >= 1, got {num_episodes!r}')
+        if episodes_file is not None and not osp.isfile(episodes_file):
+            raise FileNotFoundError(f'episodes_file {episodes_file} does not exist')
         if support_annotation not in self.support_annotations:
             raise ValueError(f'support_annotation must be one of {self.support_annotations}, '
                              f'got {support_annotation!r}')
@@ -177,6 +216,8 @@ class BaseEpisodicDataset(BaseDataset):
         self.split = split
         self.num_episodes = num_episodes
         self.seed = seed
+        self.protocol = protocol
+        self.episodes_file = episodes_file
         self.min_class_pixels = min_class_pixels
         self.filter_novel_images = filter_novel_images
         self.support_annotation = support_annotation
@@ -189,6 +230,9 @@ class BaseEpisodicDataset(BaseDataset):
         self.excluded_classes: Dict[int, int] = {}
         self._base_labels: Optional[Dict[int, int]] = None
         self._query_names: List[str] = []
+        # training items as fixed (image, class) pairs (HSNet's PASCAL trn files)
+        self.train_pairs: Optional[List[Tuple[str, int]]] = None
+        self._pair_pools: Dict[int, List[str]] = {}
         kwargs.setdefault('test_mode', split != 'train')
         # Episodes index images by name; mmengine's byte serialisation is not needed.
         kwargs.setdefault('serialize_data', False)
@@ -271,8 +315,11 @@ class BaseEpisodicDataset(BaseDataset):
             for c in info['classes']:
                 if c in eval_classes:
                     pools[c].append(info['name'])
+        # the reference protocols and episode files check their own pools
+        own_sampler = self.split == 'train' or (self.protocol is None
+                                                and self.episodes_file is None)
         too_small = {c: len(v) for c, v in pools.items() if len(v) < self.shot + 1}
-        if too_small:
+        if too_small and own_sampler:
             names = {self._class_name(c): n for c, n in too_small.items()}
             msg = (f'{type(self).__name__} (split={self.split}, fold={self.fold}): classes '
                    f'with fewer than shot+1={self.shot + 1} eligible images (class: count): '
@@ -283,7 +330,7 @@ class BaseEpisodicDataset(BaseDataset):
             for c in too_small:
                 del pools[c]
             self.excluded_classes = too_small
-        if not pools:
+        if not pools and own_sampler:
             raise ValueError(f'{type(self).__name__} (split={self.split}, fold={self.fold}): '
                              'no class has enough eligible images')
         self.class_pools = {c: sorted(v) for c, v in pools.items()}
@@ -292,7 +339,58 @@ class BaseEpisodicDataset(BaseDataset):
                              f'ways={self.ways} but only {len(self.class_pools)} classes '
                              f'can be evaluated: {sorted(self.class_pools)}')
         self._query_names = sorted({n for v in self.class_pools.values() for n in v})
-        self.episodes = None if self.split == 'train' else self._fixed_episodes()
+        self._metainfo['eval_classes'] = sorted(eval_classes)
+        if self.split == 'train':
+            self.episodes = None
+        elif self.episodes_file is not None:
+            self.episodes = self._read_episodes(self.episodes_file)
+        elif self.protocol in ('pfenet', 'bam'):
+            self.episodes = self._pfenet_episodes(stats)
+        elif self.protocol == 'hsnet':
+            self.episodes = self.hsnet_episodes()
+        else:
+            self.episodes = self._fixed_episodes()
+
+    def _pfenet_episodes(self, stats: List[Dict[int, int]]) -> List[Episode]:
+        """PFENet's queries and list-order pools from the counts, then its sampler."""
+        novel = set(self.eval_classes)
+        queries, pools = [], {c: [] for c in sorted(novel)}
+        for info, counts in zip(self.data_list, stats):
+            large = [c for c in sorted(counts) if c in novel and counts[c] >= self.min_class_pixels]
+            for c in large:
+                pools[c].append(info['name'])
+            if large:
+                queries.append((info['name'], [c for c in sorted(counts) if c in novel]))
+        num = len(queries) if self.num_episodes is None else self.num_episodes
+        try:
+            return pfenet_episodes(queries, pools, self.shot, num, self.seed)
+        except ValueError as err:
+            raise ValueError(f'{type(self).__name__} (protocol={self.protocol!r}, fold='
+                             f'{self.fold}, list {self.ann_file}): {err}') from err
+
+    def hsnet_episodes(self) -> List[Episode]:
+        """HSNet's episodes of this benchmark (see :mod:`mmfss.datasets.protocols`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no protocol='hsnet'")
+
+    def _read_episodes(self, path: str) -> List[Episode]:
+        episodes = read_episodes_file(path)
+        known = set(self.eval_classes)
+        for i, (query, supports, class_id) in enumerate(episodes, 1):
+            ids = class_id if isinstance(class_id, tuple) else (class_id, )
+            where = f'{path}: episode {i}'
+            unknown = [n for n in [query, *supports] if n not in self._name_to_index]
+            if unknown:
+                raise ValueError(f'{where}: image {unknown[0]!r} is not a sample of this dataset '
+                                 f'(data_root {self.data_root}, list {self.ann_file})')
+            if len(ids) != self.ways or len(supports) != self.shot * self.ways:
+                raise ValueError(f'{where} has {len(ids)} class(es) and {len(supports)} '
+                                 f'supports; the dataset has ways={self.ways}, '
+                                 f'shot={self.shot}')
+            bad = [c for c in ids if c not in known]
+            if bad:
+                raise ValueError(f'{where}: class {bad[0]} is not evaluated in split '
+                                 f'{self.split!r}, fold {self.fold}: {sorted(known)}')
+        return episodes
 
     def _class_name(self, class_id: int) -> str:
         classes = self.metainfo.get('classes')
@@ -332,7 +430,9 @@ class BaseEpisodicDataset(BaseDataset):
     def __len__(self) -> int:
         if not self._fully_initialized:
             self.full_init()
-        return len(self.episodes) if self.episodes is not None else len(self._query_names)
+        if self.episodes is not None:
+            return len(self.episodes)
+        return len(self.train_pairs) if self.train_pairs else len(self._query_names)
 
     def _image_info(self, name: str, class_id: int, support: bool = False) -> dict:
         """What the pipeline receives for one image of an episode."""
@@ -350,6 +450,16 @@ class BaseEpisodicDataset(BaseDataset):
         """
         if self.episodes is not None:
             return self.episodes[idx]
+        if self.train_pairs:
+            query, class_id = self.train_pairs[idx]
+            pool = self._pair_pools.setdefault(
+                class_id, sorted({n for n, c in self.train_pairs if c == class_id}))
+            others = [n for n in pool if n != query]
+            if len(others) < self.shot:
+                raise ValueError(f'class {class_id} has {len(others)} listed images besides '
+                                 f'{query}: too few for {self.shot} supports')
+            picks = np.random.choice(len(others), size=self.shot, replace=False)
+            return query, [others[i] for i in picks], class_id
         query = self._query_names[idx]
         info = self.data_list[self._name_to_index[query]]
         eligible = [c for c in info['classes'] if c in self.class_pools]

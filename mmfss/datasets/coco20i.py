@@ -1,10 +1,11 @@
 import glob
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from mmseg.registry import DATASETS
 
 from .base_episodic_dataset import BaseEpisodicDataset, parse_pair_list
+from .protocols import hsnet_class_uniform_episodes
 
 __all__ = ['COCO20iDataset', 'COCO_CLASSES']
 
@@ -43,25 +44,38 @@ class COCO20iDataset(BaseEpisodicDataset):
     Two fold conventions exist (``split_style``): ``'interleaved'`` (default; fold ``i``
     novel classes are ``i+1, i+5, ..., i+77``: PFENet's ``use_split_coco=True`` and HSNet)
     and ``'contiguous'`` (``20i+1 .. 20i+20``). A class counts in an image only if it covers
-    at least ``min_class_pixels`` pixels (default 2*32*32, as PASCAL-5i). ``num_episodes``
-    defaults to 1000 for evaluation.
+    at least ``min_class_pixels`` pixels (default 2*32*32, as PASCAL-5i).
+
+    Evaluation follows ``protocol`` (default ``'pfenet'``: 20000 episodes, seed 321, from
+    the samples in order; pass PFENet's own list as ``ann_file`` to draw PFENet's exact
+    episodes; ``'bam'``: 1000 episodes per BAM seed; ``'hsnet'``: HSNet's class-uniform
+    sampler over its split file, which ``hsnet_split_file`` names: the text file
+    ``tools/dataset_converters/hsnet_coco_splits.py`` writes from HSNet's
+    ``data/splits/coco/val/fold<i>.pkl``). See :mod:`mmfss.datasets.protocols`.
 
     Args:
         data_root (str): The COCO folder described above.
         ann_file (str, optional): Pair list; defaults to listing the label folder.
         split (str): ``'train'`` (train2014) or ``'val'`` (val2014).
         split_style (str): ``'interleaved'`` or ``'contiguous'``.
+        hsnet_split_file (str, optional): HSNet's class lists of the fold, converted to
+            text (``<class id 1..80><TAB><image name>`` a line, in HSNet's order); needed by
+            ``protocol='hsnet'`` only.
         **kwargs: See :class:`BaseEpisodicDataset`.
     """
 
     METAINFO = dict(classes=('background', ) + COCO_CLASSES)
     num_classes = 80
+    benchmark = 'coco'
+    default_protocol = 'pfenet'
 
     def __init__(self, data_root: str, ann_file: Optional[str] = None, split: str = 'train',
-                 split_style: str = 'interleaved', **kwargs) -> None:
+                 split_style: str = 'interleaved', hsnet_split_file: Optional[str] = None,
+                 **kwargs) -> None:
         if split_style not in SPLIT_STYLES:
             raise ValueError(f'split_style must be one of {SPLIT_STYLES}, got {split_style!r}')
         self.split_style = split_style
+        self.hsnet_split_file = hsnet_split_file
         super().__init__(data_root=data_root, ann_file=ann_file or '', split=split, **kwargs)
 
     def fold_classes(self, fold: int) -> List[int]:
@@ -88,3 +102,29 @@ class COCO20iDataset(BaseEpisodicDataset):
                 dict(name=name, img_path=osp.join(self.data_root, folder, name + '.jpg'),
                      seg_map_path=seg))
         return data_list
+
+    def hsnet_episodes(self) -> list:
+        path = self.hsnet_split_file
+        if not path:
+            raise ValueError("COCO20iDataset: protocol='hsnet' needs hsnet_split_file (write it "
+                             'from HSNet\'s data/splits/coco/val/fold<i>.pkl with '
+                             'tools/dataset_converters/hsnet_coco_splits.py)')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'hsnet_split_file {path} does not exist')
+        pools: Dict[int, List[str]] = {}
+        with open(path) as f:
+            for lineno, line in enumerate(f, 1):
+                fields = line.rstrip('\n').split('\t')
+                if len(fields) != 2 or not fields[0].isdigit():
+                    raise ValueError(f'{path}:{lineno}: expected "<class id><TAB><name>", '
+                                     f'got {line!r}')
+                class_id, name = int(fields[0]), fields[1]
+                if name not in self._name_to_index:
+                    raise ValueError(f'{path}:{lineno}: image {name!r} is not a sample of '
+                                     f'{self.data_root} ({self.split}2014)')
+                pools.setdefault(class_id, []).append(name)
+        if sorted(pools) != self.eval_classes:
+            raise ValueError(f'{path} lists classes {sorted(pools)}; fold {self.fold} '
+                             f'({self.split_style}) evaluates {self.eval_classes}')
+        num = 1000 if self.num_episodes is None else self.num_episodes
+        return hsnet_class_uniform_episodes(pools, self.shot, num, self.seed)

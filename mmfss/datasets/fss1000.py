@@ -2,11 +2,12 @@ import glob
 import os.path as osp
 import re
 from functools import lru_cache
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 from mmseg.registry import DATASETS
 
 from .base_episodic_dataset import BaseEpisodicDataset
+from .protocols import hsnet_fss_episodes
 from .label_stats import grey_levels, read_label_map
 
 __all__ = ['FSS1000Dataset', 'fss1000_split_classes']
@@ -42,11 +43,13 @@ class FSS1000Dataset(BaseEpisodicDataset):
     splits. Sample names are ``<class>/<stem>``. ``split`` picks the classes: ``'train'``,
     ``'val'`` or ``'test'`` (the dataset authors' official test classes); there are no folds.
 
-    Evaluation (``'val'``, ``'test'``) follows HSNet: with ``num_episodes=None`` (the default
-    here) every image of the split's classes is the query of exactly one episode (2400 for
-    the test split), with ``shot`` supports drawn from the other images of its class by the
-    seed. An image whose mask has fewer than ``min_class_pixels`` (default 1) foreground
-    pixels is not eligible.
+    Evaluation (``'val'``, ``'test'``) follows HSNet (``protocol='hsnet'``, the default):
+    every image of the split's classes is the query of exactly one episode (2400 for the
+    test split), in HSNet's order (classes by name, images by path), with supports
+    ``<class>/<n>`` for ``n`` drawn by numpy from 1..10 after seeding it with 0, as HSNet's
+    ``data/fss.py``. ``protocol=None`` draws the supports among the eligible images of the
+    class with mmfss's sampler instead. An image whose mask has fewer than
+    ``min_class_pixels`` (default 1) foreground pixels is not eligible (mmfss's sampler).
 
     Args:
         data_root (str): The folder holding the 1000 class folders.
@@ -60,8 +63,11 @@ class FSS1000Dataset(BaseEpisodicDataset):
     num_folds = 1
     num_classes = 1000
     has_base_class_view = True  # through binary_mask_class: one class per image
+    benchmark = 'fss'
+    default_protocol = 'hsnet'
 
-    def __init__(self, data_root: str, split: str = 'test', num_episodes: Optional[int] = None,
+    def __init__(self, data_root: str, split: str = 'test',
+                 num_episodes: Union[int, None, str] = None,
                  min_class_pixels: int = 1, **kwargs) -> None:
         names = fss1000_split_classes()
         all_classes = names['train'] + names['val'] + names['test']
@@ -124,3 +130,19 @@ class FSS1000Dataset(BaseEpisodicDataset):
         out = super()._image_info(name, class_id, support)
         out['label_threshold'] = LABEL_THRESHOLD
         return out
+
+    def hsnet_episodes(self) -> list:
+        queries = []
+        for class_name in sorted(fss1000_split_classes()[self.split]):
+            class_id = self._class_ids[class_name]
+            names = [i['name'] for i in self.data_list if i['fss_class'] == class_id]
+            # HSNet sorts the paths as strings: 1.jpg, 10.jpg, 2.jpg, ...
+            queries += [(n, class_id) for n in sorted(names, key=lambda n: n + '.jpg')]
+        episodes = hsnet_fss_episodes(queries, self.shot, self.seed)
+        missing = sorted({s for _, sup, _ in episodes for s in sup} - set(self._name_to_index))
+        if missing:
+            raise FileNotFoundError(f'FSS1000Dataset: HSNet\'s episodes use images 1..10 of each '
+                                    f'class; missing under {self.data_root}: {missing[:10]}')
+        if self.num_episodes is not None:
+            episodes = episodes[:self.num_episodes]
+        return episodes

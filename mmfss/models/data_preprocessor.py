@@ -31,6 +31,10 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
         mean, std, size, size_divisor, pad_val, seg_pad_val, bgr_to_rgb, rgb_to_bgr: As in
             :class:`~mmseg.models.SegDataPreProcessor`; ``size`` and ``size_divisor`` apply
             to the supports too. Without either, a batch is padded to its largest image.
+            As in mmseg, ``size`` applies in training only: evaluation batches are padded
+            to their largest image (rounded up to ``size_divisor``), so a protocol's test
+            geometry (:class:`~mmfss.datasets.transforms.ProtocolTestResize`) reaches the
+            model as it is.
     """
 
     def _normalize(self, img: torch.Tensor) -> torch.Tensor:
@@ -42,12 +46,12 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
             img = (img - self.mean) / self.std
         return img
 
-    def target_size(self, shapes: List[Sequence[int]]) -> List[int]:
+    def target_size(self, shapes: List[Sequence[int]], training: bool = True) -> List[int]:
         """(H, W) that images of ``shapes`` are padded to: their maximum, at least
-        ``size``, rounded up to ``size_divisor``."""
+        ``size`` (in training), rounded up to ``size_divisor``."""
         h = max(s[0] for s in shapes)
         w = max(s[1] for s in shapes)
-        if self.size is not None:
+        if self.size is not None and training:
             h, w = max(h, self.size[0]), max(w, self.size[1])
         if self.size_divisor is not None and self.size_divisor > 1:
             d = self.size_divisor
@@ -81,9 +85,10 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
         if len(shots) != 1:
             raise ValueError(f'all episodes of a batch must have the same number of supports, '
                              f'got {sorted(shots)}')
-        query, data_samples = self.batch_queries([x['query'] for x in inputs], data_samples)
+        query, data_samples = self.batch_queries([x['query'] for x in inputs], data_samples,
+                                                 training)
         supports, masks = [], []
-        size = self.target_size([x['support'].shape[-2:] for x in inputs])
+        size = self.target_size([x['support'].shape[-2:] for x in inputs], training)
         for x, sample in zip(inputs, data_samples):
             mask = sample.support_masks.data
             if mask.shape[-2:] != x['support'].shape[-2:] or mask.shape[0] != x['support'].shape[0]:
@@ -97,8 +102,8 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
             query=query, support=torch.stack(supports), support_masks=torch.stack(masks))
         return dict(inputs=batch_inputs, data_samples=data_samples)
 
-    def batch_queries(self, queries: List[torch.Tensor],
-                      data_samples: List) -> Tuple[torch.Tensor, List]:
+    def batch_queries(self, queries: List[torch.Tensor], data_samples: List,
+                      training: bool = True) -> Tuple[torch.Tensor, List]:
         """Normalise and pad query images [3, H, W] into a batch (mmseg's ``stack_batch``).
 
         Returns:
@@ -108,8 +113,9 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
         queries = [self._normalize(q) for q in queries]
         # stack_batch takes exactly one of size / size_divisor; pad to the batch maximum
         # (size_divisor=1) when neither is configured.
-        size_divisor = None if self.size is not None else (self.size_divisor or 1)
-        return stack_batch(queries, data_samples, size=self.size, size_divisor=size_divisor,
+        size = self.size if training else None
+        size_divisor = None if size is not None else (self.size_divisor or 1)
+        return stack_batch(queries, data_samples, size=size, size_divisor=size_divisor,
                            pad_val=self.pad_val, seg_pad_val=self.seg_pad_val)
 
     def pad_supports(self, support: torch.Tensor, masks: torch.Tensor,

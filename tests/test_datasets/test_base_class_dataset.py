@@ -14,7 +14,7 @@ class TestBaseClassDataset:
         episodic = dict(type='PASCAL5iDataset', data_root=str(tmp_path), ann_file='list.txt',
                         split='train', fold=1)
         ds = DATASETS.build(
-            dict(type='BaseClassDataset', episodic=episodic,
+            dict(type='BaseClassDataset', episodic=episodic, novel_images='drop',
                  pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]))
         assert isinstance(ds, BaseClassDataset)
         # 15 base classes, in order, after the background
@@ -43,17 +43,33 @@ class TestBaseClassDataset:
                         split='train', fold=1)
         # only images where a novel class covers >= 2048 pixels are removed now; the small
         # novel blocks that remain become background
-        ds = BaseClassDataset(episodic=episodic, novel_min_pixels=2048,
+        ds = BaseClassDataset(episodic=episodic, novel_images='drop', novel_min_pixels=2048,
                               pipeline=[dict(type='LoadAnnotations')])
         kept = [i for i in range(60) if i % 20 + 1 not in range(6, 11)]
         assert len(ds) == len(kept)
         idx = next(j for j, i in enumerate(kept) if (i + 7) % 20 + 1 in range(6, 11))
         assert ds[idx]['gt_seg_map'][70, 70] == 0
 
+    def test_default_keeps_novel_images_as_background(self, tmp_path):
+        """BAM's BaseData: every listed image, its novel pixels relabelled background."""
+        voc_tree(tmp_path, n=60)
+        episodic = dict(type='PASCAL5iDataset', data_root=str(tmp_path), ann_file='list.txt',
+                        split='train', fold=1)
+        ds = BaseClassDataset(episodic=episodic, pipeline=[dict(type='LoadAnnotations')])
+        assert ds.novel_images == 'background' and len(ds) == 60
+        remap = {c: j + 1 for j, c in enumerate(ds.base_class_ids)}
+        for i in range(60):
+            label = ds[i]['gt_seg_map']
+            for (y, x), c in (((0, 0), i % 20 + 1), ((70, 70), (i + 7) % 20 + 1)):
+                assert label[y, x] == (0 if c in range(6, 11) else remap[c])
+        with pytest.raises(ValueError, match="novel_images must be 'background' or 'drop'"):
+            BaseClassDataset(episodic=episodic, novel_images='keep')
+
     def test_coco_view(self, tmp_path):
         coco_tree(tmp_path, split='train')
-        ds = BaseClassDataset(episodic=dict(type='COCO20iDataset', data_root=str(tmp_path),
-                                            split='train', fold=0),
+        episodic = dict(type='COCO20iDataset', data_root=str(tmp_path), split='train', fold=0)
+        assert len(BaseClassDataset(episodic=episodic)) == 160  # novel pixels -> background
+        ds = BaseClassDataset(episodic=episodic, novel_images='drop',
                               pipeline=[dict(type='LoadAnnotations')])
         assert len(ds.metainfo['classes']) == 61
         assert len(ds) == 120  # images of the 20 novel classes removed

@@ -25,20 +25,25 @@ train_pipeline = [
         ]),
     dict(type='PackEpisodeInputs'),
 ]
+# Evaluation: PFENet's protocol at its COCO size (val_size 641; 20000 episodes, seed 321).
+# PFENet's exact episodes need its own list: pass it as ann_file (the default lists the label
+# folder in name order). coco20i_bam.py and coco20i_hsnet.py switch the protocol.
+protocol = 'pfenet'
+test_size = 641
 test_pipeline = [
     dict(
         type='ApplyToEpisode',
         transforms=[
             dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=crop_size, keep_ratio=False),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
+            dict(type='ProtocolTestResize', protocol=protocol, size=test_size),
         ],
         support_transforms=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
-            dict(type='Resize', scale=crop_size, keep_ratio=False),
+            dict(type='ProtocolTestResize', protocol=protocol, size=test_size, role='support'),
         ]),
     dict(type='PackEpisodeInputs'),
 ]
@@ -48,5 +53,5 @@ train_dataloader = dict(
                  pipeline=train_pipeline))
 val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split_style=split_style,
-                 num_episodes=1000, pipeline=test_pipeline))
+                 protocol=protocol, pipeline=test_pipeline))
 test_dataloader = val_dataloader

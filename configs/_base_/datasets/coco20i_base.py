@@ -1,4 +1,4 @@
-# The base-class view of COCO-20i: 60 base classes (1..60), images with a novel class removed.
+# The base-class view of COCO-20i: 60 base classes (1..60); novel pixels are background (BAM).
 _base_ = ['./pascal5i_base.py']
 data_root = 'data/coco'
 train_dataloader = dict(

@@ -1,5 +1,6 @@
 # FSS-1000 (520 / 240 / 240 classes; see README, "Prepare the datasets"). Images are 224x224:
-# training crops keep that size; the test split scores every test image once (2400 episodes).
+# training crops keep that size (HSNet trains at 400); the test split scores every test image once
+# (2400 episodes) under HSNet's protocol.
 dataset_type = 'FSS1000Dataset'
 data_root = 'data/FSS-1000'
 shot = 1
@@ -20,20 +21,24 @@ train_pipeline = [
         ]),
     dict(type='PackEpisodeInputs'),
 ]
+# Evaluation: HSNet's protocol (its data/fss.py, test.py): every test image once, supports drawn
+# by numpy after np.random.seed(0), inputs stretched to 400x400 and scored there.
+protocol = 'hsnet'
+test_size = 400
 test_pipeline = [
     dict(
         type='ApplyToEpisode',
         transforms=[
             dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=crop_size, keep_ratio=False),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
+            dict(type='ProtocolTestResize', protocol=protocol, size=test_size),
         ],
         support_transforms=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
-            dict(type='Resize', scale=crop_size, keep_ratio=False),
+            dict(type='ProtocolTestResize', protocol=protocol, size=test_size, role='support'),
         ]),
     dict(type='PackEpisodeInputs'),
 ]
@@ -51,7 +56,7 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type, data_root=data_root, split='val', shot=shot, seed=0,
+        type=dataset_type, data_root=data_root, split='val', shot=shot, protocol=protocol,
         pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=1,
@@ -59,7 +64,7 @@ test_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type, data_root=data_root, split='test', shot=shot, seed=0,
+        type=dataset_type, data_root=data_root, split='test', shot=shot, protocol=protocol,
         pipeline=test_pipeline))
 val_evaluator = dict(type='FewShotIoUMetric')
 test_evaluator = val_evaluator

@@ -30,20 +30,26 @@ train_pipeline = [
         ]),
     dict(type='PackEpisodeInputs'),
 ]
+# Evaluation: PFENet's protocol (README, "Evaluation protocols"; mmfss/datasets/protocols.py):
+# the episodes of PFENet's test.py (5000, seed 321, from val.txt in list order), inputs resized
+# to a long side of 473 (sides floored to a multiple of 8, top-left, zero padding), scored in
+# the original label padded to a square. pascal5i_bam.py and pascal5i_hsnet.py switch it.
+protocol = 'pfenet'
+test_size = 473
 test_pipeline = [
     dict(
         type='ApplyToEpisode',
         transforms=[
             dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=crop_size, keep_ratio=False),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
+            dict(type='ProtocolTestResize', protocol=protocol, size=test_size),
         ],
         support_transforms=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
-            dict(type='Resize', scale=crop_size, keep_ratio=False),
+            dict(type='ProtocolTestResize', protocol=protocol, size=test_size, role='support'),
         ]),
     dict(type='PackEpisodeInputs'),
 ]
@@ -62,7 +68,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type, data_root=data_root, split='val', fold=fold, shot=shot,
-        num_episodes=1000, seed=0, pipeline=test_pipeline))
+        protocol=protocol, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='FewShotIoUMetric')
 test_evaluator = val_evaluator

@@ -1,7 +1,7 @@
 # The base-class view of PASCAL-5i (BaseClassDataset): a standard mmseg segmentation dataset
-# of the fold's 15 base classes (1..15, 0 background, 255 ignore; images with a novel class
-# removed), for CMNet's stage 1 and a BAM-style base learner. mmseg's VOC-aug pipelines at
-# PFENet's 473 crop.
+# of the fold's 15 base classes (1..15, 0 background, 255 ignore; every listed image, novel
+# pixels relabelled background, as BAM's BaseData), for CMNet's stage 1 and a BAM-style base
+# learner. mmseg's VOC-aug pipelines at PFENet's 473 crop.
 dataset_type = 'BaseClassDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 fold = 0

@@ -41,7 +41,8 @@ class PackEpisodeInputs(BaseTransform):
     def __init__(self,
                  meta_keys: Sequence[str] = ('img_path', 'seg_map_path', 'ori_shape',
                                              'img_shape', 'pad_shape', 'scale_factor', 'flip',
-                                             'flip_direction', 'reduce_zero_label'),
+                                             'flip_direction', 'reduce_zero_label',
+                                             'score_shape', 'score_align_corners'),
                  seg_pad_val: int = 255) -> None:
         self.meta_keys = tuple(meta_keys)
         self.seg_pad_val = seg_pad_val
@@ -51,7 +52,10 @@ class PackEpisodeInputs(BaseTransform):
             raise ValueError('an episode needs at least one support image')
         h = max(s['img'].shape[0] for s in supports)
         w = max(s['img'].shape[1] for s in supports)
-        imgs = torch.zeros((len(supports), 3, h, w), dtype=torch.uint8)
+        # uint8 as loaded; float32 when a transform resized in float (ProtocolTestResize)
+        dtype = (torch.uint8 if all(s['img'].dtype == np.uint8 for s in supports) else
+                 torch.float32)
+        imgs = torch.zeros((len(supports), 3, h, w), dtype=dtype)
         masks = torch.full((len(supports), h, w), self.seg_pad_val, dtype=torch.int64)
         for i, s in enumerate(supports):
             if 'gt_seg_map' not in s:
@@ -62,7 +66,7 @@ class PackEpisodeInputs(BaseTransform):
                 raise ValueError(f'support {s.get("img_path")}: image {img.shape[:2]} and mask '
                                  f'{mask.shape[:2]} sizes differ after the transforms')
             tensor = image_to_tensor(img)
-            imgs[i, :, :img.shape[0], :img.shape[1]] = tensor.to(torch.uint8)
+            imgs[i, :, :img.shape[0], :img.shape[1]] = tensor.to(dtype)
             masks[i, :img.shape[0], :img.shape[1]] = torch.from_numpy(mask.astype(np.int64))
         return imgs, masks
 

@@ -1,3 +1,4 @@
+import logging
 import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
@@ -70,7 +71,11 @@ class FewShotIoUMetric(BaseMetric):
 
     * IoU of class c = sum of its episodes' foreground intersections / sum of their unions
       (accumulated over episodes, as PFENet, HSNet and BAM report);
-    * mIoU = mean of the class IoUs over the classes that occur in the episodes;
+    * mIoU = mean of the class IoUs over the evaluated classes (the dataset's
+      ``eval_classes`` metainfo; without it, the classes that occur in the episodes). A
+      class that got no episode has IoU 0, as PFENet's and HSNet's meters give it, with a
+      warning naming it (``unsampled_classes='zero'``), or is an error
+      (``unsampled_classes='error'``);
     * FB-IoU = mean of the foreground IoU and the background IoU, each accumulated over all
       episodes regardless of class (PFENet's FB-IoU).
 
@@ -93,12 +98,18 @@ class FewShotIoUMetric(BaseMetric):
         collect_device (str): Device for collecting results across ranks.
         prefix (str, optional): Prefix of the metric names.
         keep_results (bool): Accepted for mmseg's ``tools/test.py`` compatibility; unused.
+        unsampled_classes (str): ``'zero'`` (default) or ``'error'``, see above.
     """
 
     def __init__(self, ignore_index: int = 255, output_dir: Optional[str] = None,
                  format_only: bool = False, collect_device: str = 'cpu',
-                 prefix: Optional[str] = None, keep_results: bool = False) -> None:
+                 prefix: Optional[str] = None, keep_results: bool = False,
+                 unsampled_classes: str = 'zero') -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if unsampled_classes not in ('zero', 'error'):
+            raise ValueError("unsampled_classes must be 'zero' or 'error', got "
+                             f'{unsampled_classes!r}')
+        self.unsampled_classes = unsampled_classes
         self.ignore_index = ignore_index
         if format_only and not output_dir:
             raise ValueError('format_only=True needs an output_dir to write predictions to')
@@ -156,10 +167,23 @@ class FewShotIoUMetric(BaseMetric):
             rows = areas[areas[:, 0] == c]
             union = rows[:, 2].sum()
             per_class[int(c)] = (rows[:, 1].sum() / union if union > 0 else np.nan, len(rows))
+        names = (self.dataset_meta or {}).get('classes')
+        evaluated = (self.dataset_meta or {}).get('eval_classes')
+        unsampled = [int(c) for c in (evaluated or []) if int(c) not in per_class]
+        if unsampled:
+            shown = ', '.join(names[c] if names is not None and c < len(names) else str(c)
+                              for c in unsampled)
+            msg = (f'{len(unsampled)} evaluated class(es) got no episode: {shown} (with '
+                   f'{int(areas[:, 5].sum())} episodes)')
+            if self.unsampled_classes == 'error':
+                raise ValueError(msg + "; pass unsampled_classes='zero' to count them as 0")
+            print_log(msg + ': counted as IoU 0 (PFENet, HSNet)', logger, level=logging.WARNING)
+            for c in unsampled:
+                per_class[c] = (0.0, 0)
+            per_class = OrderedDict(sorted(per_class.items()))
         ious = np.array([v[0] for v in per_class.values()], dtype=np.float64)
         fg = areas[:, 1].sum() / max(areas[:, 2].sum(), 1)
         bg = areas[:, 3].sum() / max(areas[:, 4].sum(), 1)
-        names = (self.dataset_meta or {}).get('classes')
         table = PrettyTable(field_names=['Class', 'IoU', 'Episodes'])
         for c, (iou, n) in per_class.items():
             name = names[c] if names is not None and c < len(names) else str(c)

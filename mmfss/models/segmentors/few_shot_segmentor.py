@@ -2,6 +2,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
@@ -346,6 +347,41 @@ class FewShotSegmentor(BaseSegmentor):
             return self._predict_multiway(inputs, data_samples, ways.pop())
         logits = self.encode_decode(inputs, self._metas(data_samples))
         return self.postprocess_result(logits, data_samples)
+
+    def postprocess_result(self, seg_logits: Tensor,
+                           data_samples: OptSampleList = None) -> SampleList:
+        """mmseg's post-processing, or the scored frame of a reference protocol.
+
+        A query whose metainfo holds ``score_shape`` (set by
+        :class:`~mmfss.datasets.transforms.ProtocolTestResize`) has its logits, cropped of the
+        batch padding, resized bilinearly to ``score_shape`` with ``score_align_corners``
+        (PFENet/BAM: the label's longer side squared; HSNet: 400 x 400), where its label is;
+        other queries go through :meth:`BaseSegmentor.postprocess_result` (crop, flip back,
+        resize to ``ori_shape``).
+
+        Args:
+            seg_logits (Tensor): [B, C, H, W] logits at the batch's input size.
+            data_samples (list[SegDataSample], optional): One per query.
+
+        Returns:
+            list[SegDataSample]: With ``seg_logits`` and ``pred_sem_seg``.
+        """
+        if data_samples is None or not any('score_shape' in s.metainfo for s in data_samples):
+            return super().postprocess_result(seg_logits, data_samples)
+        for i, sample in enumerate(data_samples):
+            meta = sample.metainfo
+            if 'score_shape' not in meta:
+                super().postprocess_result(seg_logits[i:i + 1], [sample])
+                continue
+            left, right, top, bottom = meta.get('padding_size', (0, 0, 0, 0))
+            h, w = seg_logits.shape[-2:]
+            logits = seg_logits[i:i + 1, :, top:h - bottom, left:w - right]
+            logits = resize(logits, size=tuple(meta['score_shape']), mode='bilinear',
+                            align_corners=bool(meta.get('score_align_corners', True)),
+                            warning=False)[0]
+            sample.set_data(dict(seg_logits=PixelData(data=logits),
+                                 pred_sem_seg=PixelData(data=logits.argmax(0, keepdim=True))))
+        return data_samples
 
     def _forward(self, inputs: Dict[str, Tensor], data_samples: OptSampleList = None) -> Tensor:
         """Raw decode-head logits [B, 2, h, w] (``mode='tensor'``)."""

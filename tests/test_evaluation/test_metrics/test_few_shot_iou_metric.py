@@ -50,6 +50,24 @@ class TestFewShotIoUMetric:
         out = metric.evaluate(2)
         assert out['mIoU'] == round(16 / 17 * 100, 2)  # not 50.0
 
+    def test_unsampled_class_counts_as_zero_or_raises(self):
+        """A class with no episode is IoU 0 (PFENet's and HSNet's meters), with a warning."""
+        meta = dict(classes=('background', 'a', 'b', 'c', 'd', 'e'), eval_classes=[1, 2, 3, 4, 5])
+        episodes = [_sample([[1, 1], [0, 0]], [[1, 0], [0, 0]], c) for c in (1, 2, 3, 4)]
+        metric = METRICS.build(dict(type='FewShotIoUMetric'))
+        metric.dataset_meta = meta
+        metric.process({}, episodes)
+        out = metric.evaluate(4)
+        # four classes at 50, the unsampled 'e' at 0: 40, not the 50 of the sampled ones
+        assert out['IoU.e'] == 0.0 and out['mIoU'] == 40.0
+        strict = METRICS.build(dict(type='FewShotIoUMetric', unsampled_classes='error'))
+        strict.dataset_meta = meta
+        strict.process({}, episodes)
+        with pytest.raises(ValueError, match=r'1 evaluated class\(es\) got no episode: e'):
+            strict.evaluate(4)
+        with pytest.raises(ValueError, match="unsampled_classes must be 'zero' or 'error'"):
+            METRICS.build(dict(type='FewShotIoUMetric', unsampled_classes='skip'))
+
     def test_size_mismatch_names_file(self):
         metric = METRICS.build(dict(type='FewShotIoUMetric'))
         with pytest.raises(ValueError, match='q1.jpg'):

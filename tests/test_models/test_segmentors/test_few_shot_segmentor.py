@@ -74,8 +74,12 @@ class TestFewShotSegmentor:
             assert r.seg_logits.data.shape == (2, 60, 50)
         with torch.no_grad():
             logits = model(**data, mode='tensor')
-        h, w = data['inputs']['query'].shape[-2:]  # padded to the config's size (96, 96)
-        assert (h, w) == (96, 96) and logits.shape == (2, 2, h // 8, w // 8)
+        # as mmseg's preprocessor, size pads training batches only: (96, 96) in training
+        h, w = data['inputs']['query'].shape[-2:]
+        assert (h, w) == (48, 40) and logits.shape == (2, 2, h // 8, w // 8)
+        train = model.data_preprocessor(_batch(k=k), True)
+        assert train['inputs']['query'].shape[-2:] == (96, 96)
+        assert train['inputs']['support'].shape[-2:] == (96, 96)
 
     def test_necks_compose_and_aux_losses(self):
         cfg = _model_cfg(necks=[dict(type='PriorMaskNeck', in_index=3, prior_key='prior'),
@@ -100,6 +104,23 @@ class TestFewShotSegmentor:
         assert all(p.grad is None for p in model.backbone.parameters())
         assert model.decode_head.conv_seg.weight.grad is not None
         torch.testing.assert_close(bn.running_mean, before)
+
+    def test_protocol_score_frame(self):
+        """score_shape: logits (cropped of batch padding) resized there, align_corners=True."""
+        model = MODELS.build(_model_cfg()).eval()
+        data = _batch(b=2, h=48, w=40)
+        data['data_samples'][0].set_metainfo(dict(score_shape=(70, 70), score_align_corners=True))
+        with torch.no_grad():
+            data = model.data_preprocessor(data, False)
+            logits = model(**data, mode='tensor')
+            out = model(**data, mode='predict')
+        full = torch.nn.functional.interpolate(logits, (48, 40), mode='bilinear',
+                                               align_corners=model.align_corners)
+        expected = torch.nn.functional.interpolate(full[:1], (70, 70), mode='bilinear',
+                                                   align_corners=True)[0]
+        torch.testing.assert_close(out[0].seg_logits.data, expected)
+        assert torch.equal(out[0].pred_sem_seg.data[0], expected.argmax(0))
+        assert out[1].pred_sem_seg.data.shape == (1, 60, 50)  # no score_shape: ori_shape
 
     def test_padding_is_cropped(self):
         """A query padded to its batch's largest size is cropped back to its own size."""
@@ -139,6 +160,12 @@ class _CountingBackbone(torch.nn.Module):
         self.images += x.shape[0]
         return self.inner(x)
 
+    def __getattr__(self, name):  # the stages (res_layers, layer4, ...) of the wrapped one
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
+
 
 class TestSupportReuseAndWays:
 
@@ -175,8 +202,9 @@ class TestSupportReuseAndWays:
         data = model.data_preprocessor(_batch(b=4, k=2), False)
         inputs = data['inputs']
         with torch.no_grad():
-            encoding = model.encode_support(inputs['support'][:3].reshape(1, 3, 2, 3, 96, 96)[0],
-                                            inputs['support_masks'][:3].reshape(3, 2, 96, 96))
+            hw = inputs['support'].shape[-2:]
+            encoding = model.encode_support(inputs['support'][:3].reshape(1, 3, 2, 3, *hw)[0],
+                                            inputs['support_masks'][:3].reshape(3, 2, *hw))
             assert model.backbone.images == 6
             for _ in range(3):  # three query batches of 4
                 out = model.predict_with_support(inputs['query'], encoding,
@@ -216,8 +244,9 @@ class TestSupportReuseAndWays:
         data = model.data_preprocessor(batch, False)
         with torch.no_grad():
             out = model.predict(data['inputs'], data['data_samples'])
-            sup = data['inputs']['support'].view(2, 2, 2, 3, 96, 96)
-            masks = data['inputs']['support_masks'].view(2, 2, 2, 96, 96)
+            hw = data['inputs']['support'].shape[-2:]
+            sup = data['inputs']['support'].view(2, 2, 2, 3, *hw)
+            masks = data['inputs']['support_masks'].view(2, 2, 2, *hw)
             ref = model.predict_with_support(data['inputs']['query'],
                                              model.encode_support(sup, masks, [[1, 2]] * 2),
                                              copy.deepcopy(data['data_samples']))

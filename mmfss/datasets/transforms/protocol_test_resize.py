@@ -1,0 +1,135 @@
+import cv2
+import mmcv
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmcv.transforms import BaseTransform
+from mmseg.registry import TRANSFORMS
+
+from ..protocols import get_protocol, pfenet_resized_hw
+
+__all__ = ['ProtocolTestResize']
+
+ROLES = ('query', 'support')
+
+
+def _nearest_like_torch(label: np.ndarray, size: int) -> np.ndarray:
+    """``F.interpolate(mode='nearest')`` of a label map to ``size`` x ``size`` (HSNet)."""
+    out = F.interpolate(torch.from_numpy(label.astype(np.float32))[None, None],
+                        size=(size, size), mode='nearest')
+    return out[0, 0].numpy().astype(label.dtype)
+
+
+@TRANSFORMS.register_module()
+class ProtocolTestResize(BaseTransform):
+    """The test geometry of a reference protocol, for the query or a support of an episode.
+
+    The geometry is the one of :mod:`mmfss.datasets.protocols`:
+
+    * ``'pfenet'`` / ``'bam'`` (PFENet ``util/transform.py`` ``Resize``, ``test.py`` with
+      ``ori_resize``): the image is resized (bilinear, in float32) so that its long side is
+      ``size``, both sides floored to a multiple of 8
+      (:func:`~mmfss.datasets.protocols.pfenet_resized_hw`), and placed top-left in a
+      ``size`` x ``size`` image of zeros (zeros before normalisation, as PFENet). A
+      support's mask is resized with nearest and padded with 255 the same way. The query's
+      label stays at its original size and is placed top-left in a 255-filled square of its
+      longer side L: the prediction is scored there, after the logits at the input size are
+      resized bilinearly (``align_corners=True``) to L x L.
+    * ``'hsnet'`` (HSNet ``data/dataset.py`` and ``data/pascal.py``): image stretched to
+      ``size`` x ``size`` with PIL's bilinear filter (as torchvision's ``Resize`` on a PIL
+      image); masks resized with torch's nearest to ``size`` x ``size``; the query is scored
+      there, or, with ``use_original_imgsize=True``, at its original size after a bilinear
+      (``align_corners=True``) resize of the logits.
+
+    Load and binarise the label (:class:`LoadAnnotations`, :class:`BinarizeMask`) before
+    this transform. The frame that is scored is recorded as ``score_shape`` and
+    ``score_align_corners``; :class:`~mmfss.models.FewShotSegmentor` resizes its logits to
+    it (pack both keys with :class:`PackEpisodeInputs`, which does by default). A query
+    without a label (inference, :class:`~mmfss.apis.FewShotInferencer`) gets the image
+    geometry only, and ``img_padding_size`` (mmseg's left, right, top, bottom) so that the
+    prediction is cropped to the image before it is resized back to the original size.
+
+    Required keys: ``img``, ``gt_seg_map`` (supports; queries when evaluated). Modified
+    keys: ``img``, ``gt_seg_map``, ``img_shape``. Added keys: ``pad_shape``,
+    ``scale_factor``, ``score_shape`` and ``score_align_corners`` (labelled queries),
+    ``img_padding_size`` (unlabelled queries).
+
+    Args:
+        protocol (str): ``'pfenet'``, ``'bam'`` or ``'hsnet'``.
+        size (int): Input size (PFENet/BAM ``val_size``: 473 PASCAL, 641 COCO; HSNet 400).
+        role (str): ``'query'`` or ``'support'``.
+        use_original_imgsize (bool): HSNet's option of that name (query only).
+    """
+
+    def __init__(self, protocol: str, size: int, role: str = 'query',
+                 use_original_imgsize: bool = False) -> None:
+        self.geometry = get_protocol(protocol).geometry
+        if not (isinstance(size, int) and size >= 8):
+            raise ValueError(f'size must be an int >= 8, got {size!r}')
+        if role not in ROLES:
+            raise ValueError(f'role must be one of {ROLES}, got {role!r}')
+        if use_original_imgsize and self.geometry != 'stretch':
+            raise ValueError(f'use_original_imgsize is an option of HSNet\'s protocol, not of '
+                             f'{protocol!r}')
+        self.protocol = protocol
+        self.size = size
+        self.role = role
+        self.use_original_imgsize = use_original_imgsize
+
+    def transform(self, results: dict) -> dict:
+        if 'gt_seg_map' not in results and self.role == 'support':
+            raise KeyError(f'ProtocolTestResize needs the support mask gt_seg_map '
+                           f'({results.get("img_path")}): load and binarise it before')
+        img = results['img']
+        h, w = img.shape[:2]
+        label = results.get('gt_seg_map')
+        if label is None:  # an unlabelled query (inference): the image geometry only
+            label = np.zeros((h, w), np.uint8)
+        elif label.shape[:2] != (h, w):
+            raise ValueError(f'{results.get("img_path")}: image {h}x{w} and label '
+                             f'{label.shape[0]}x{label.shape[1]} differ in size')
+        s = self.size
+        if self.geometry == 'pad_long_side':
+            new_h, new_w = pfenet_resized_hw(h, w, s)
+            out = np.zeros((s, s, img.shape[2]), np.float32)
+            out[:new_h, :new_w] = cv2.resize(img.astype(np.float32), (new_w, new_h),
+                                             interpolation=cv2.INTER_LINEAR)
+            if self.role == 'support':
+                new_label = np.full((s, s), 255, label.dtype)
+                new_label[:new_h, :new_w] = cv2.resize(label, (new_w, new_h),
+                                                       interpolation=cv2.INTER_NEAREST)
+                label = new_label
+                score = None
+            else:
+                side = max(h, w)
+                square = np.full((side, side), 255, label.dtype)
+                square[:h, :w] = label
+                label, score = square, (side, side)
+            scale = (new_w / w, new_h / h)
+        else:
+            out = mmcv.imresize(img, (s, s), interpolation='bilinear', backend='pillow')
+            scale = (s / w, s / h)
+            if self.role == 'query' and self.use_original_imgsize:
+                score = (h, w)
+            else:
+                label = _nearest_like_torch(label, s)
+                score = (s, s) if self.role == 'query' else None
+        results['img'] = out
+        if 'gt_seg_map' not in results:
+            if self.geometry == 'pad_long_side':
+                results['img_padding_size'] = (0, s - new_w, 0, s - new_h)
+            score = None
+        else:
+            results['gt_seg_map'] = label
+        results['img_shape'] = out.shape[:2]
+        results['pad_shape'] = out.shape[:2]
+        results['scale_factor'] = scale
+        if score is not None:
+            results['score_shape'] = score
+            results['score_align_corners'] = True
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(protocol={self.protocol!r}, size={self.size}, '
+                f'role={self.role!r}, use_original_imgsize={self.use_original_imgsize})')
+

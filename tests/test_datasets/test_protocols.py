@@ -1,0 +1,204 @@
+"""The reference protocols: samplers against statements of the references' code, files."""
+import os.path as osp
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmfss.datasets import PASCAL5iDataset
+from mmfss.datasets.pascal5i import hsnet_pascal_pairs
+from mmfss.datasets.protocols import (get_protocol, hsnet_class_uniform_episodes,
+                                      hsnet_pair_episodes, pfenet_resized_hw,
+                                      read_episodes_file, write_episodes_file)
+from tests.data_trees import voc_protocol_tree
+
+
+# ------------------------------------------------------------------ statements of the references
+def pfenet_test_episodes(root, lines, novel, shot, num, seed):
+    """PFENet util/dataset.py + test.py (workers=0), stated over file paths as PFENet does."""
+    image_label_list, sub_class_file_list = [], {c: [] for c in novel}
+    for line in lines:
+        item = tuple(osp.join(root, p) for p in line.split(' '))
+        label = np.array(Image.open(item[1]))
+        present = [c for c in np.unique(label).tolist() if c not in (0, 255)]
+        large = [c for c in present if c in novel and int((label == c).sum()) >= 2 * 32 * 32]
+        if large:
+            image_label_list.append(item)
+            for c in large:
+                sub_class_file_list[c].append(item)
+    random.seed(seed)
+    episodes = []
+    while len(episodes) < num:
+        for image_path, label_path in image_label_list:  # __getitem__(index), index in order
+            if len(episodes) == num:
+                break
+            label = np.array(Image.open(label_path))
+            label_class = [c for c in np.unique(label).tolist()
+                           if c not in (0, 255) and c in novel]
+            class_chosen = label_class[random.randint(1, len(label_class)) - 1]
+            files = sub_class_file_list[class_chosen]
+            support_paths, support_idx_list = [], []
+            for _ in range(shot):
+                support_idx = random.randint(1, len(files)) - 1
+                s_img, s_lab = image_path, label_path
+                while (s_img == image_path and s_lab == label_path) or \
+                        support_idx in support_idx_list:
+                    support_idx = random.randint(1, len(files)) - 1
+                    s_img, s_lab = files[support_idx]
+                support_idx_list.append(support_idx)
+                support_paths.append(s_img)
+            stem = lambda p: osp.splitext(osp.basename(p))[0]  # noqa: E731
+            episodes.append((stem(image_path), [stem(p) for p in support_paths], class_chosen))
+    return episodes
+
+
+def hsnet_pascal_test_episodes(split_file, shot, num=1000):
+    """HSNet data/pascal.py (build_img_metadata*, sample_episode) after fix_randseed(0)."""
+    with open(split_file) as f:
+        metadata = [[d.split('__')[0], int(d.split('__')[1]) - 1] for d in f.read().split('\n')[:-1]]
+    classwise = {c: [] for c in range(20)}
+    for name, c in metadata:
+        classwise[c] += [name]
+    np.random.seed(0)
+    episodes = []
+    for idx in range(num):
+        query, c = metadata[idx % len(metadata)]
+        supports = []
+        while True:
+            s = np.random.choice(classwise[c], 1, replace=False)[0]
+            if query != s:
+                supports.append(s)
+            if len(supports) == shot:
+                break
+        episodes.append((query, [str(s) for s in supports], c + 1))
+    return episodes
+
+
+# ------------------------------------------------------------------ protocol table
+def test_protocol_constants_are_the_references():
+    # BAM test.py: setup_seed(123); seed_array = np.random.randint(0, 1000, 5)
+    assert list(get_protocol('bam').seeds) == list(np.random.RandomState(123).randint(0, 1000, 5))
+    assert get_protocol('pfenet').seeds == (321, )
+    assert get_protocol('hsnet').seeds == (0, )
+    assert get_protocol('pfenet').num_episodes['pascal'] == 5000
+    assert get_protocol('pfenet').num_episodes['coco'] == 20000
+    assert get_protocol('bam').num_episodes['coco'] == 1000
+    with pytest.raises(ValueError, match="protocol must be one of .*'hsnet'.*got 'pfnet'"):
+        get_protocol('pfnet')
+
+
+# ------------------------------------------------------------------ HSNet
+@pytest.mark.parametrize('fold', [0, 1, 2, 3])
+@pytest.mark.parametrize('shot', [1, 5])
+def test_hsnet_pascal_episodes_are_hsnets(fold, shot):
+    """From the shipped split files alone: HSNet's 1000 episodes, exactly."""
+    from mmfss.datasets.pascal5i import LISTS
+    split_file = osp.join(LISTS, 'hsnet', 'pascal', 'val', f'fold{fold}.txt')
+    expected = hsnet_pascal_test_episodes(split_file, shot)
+    got = hsnet_pair_episodes(hsnet_pascal_pairs('val', fold), shot, 1000, seed=0)
+    assert got == expected
+    assert {c for _, _, c in got} == set(range(5 * fold + 1, 5 * fold + 6))
+
+
+def test_hsnet_pascal_lists_shipped():
+    sizes = {f: len(hsnet_pascal_pairs('val', f)) for f in range(4)}
+    assert sizes == {0: 346, 1: 451, 2: 725, 3: 346}
+    train = hsnet_pascal_pairs('train', 0)  # the trn files of folds 1, 2, 3
+    assert len(train) == 3425 + 5883 + 2086
+    assert {c for _, c in train} == set(range(6, 21))
+
+
+def test_hsnet_class_uniform_is_hsnets_coco_draw():
+    pools = {1: ['a', 'b', 'c'], 5: ['d', 'e'], 9: ['f', 'g', 'h', 'i']}
+    got = hsnet_class_uniform_episodes(pools, 2, 50, seed=0)
+    # HSNet data/coco.py load_frame, after np.random.seed(0), class_ids ascending (0-based)
+    np.random.seed(0)
+    for query, supports, c in got:
+        class_sample = np.random.choice([0, 4, 8], 1, replace=False)[0]
+        q = np.random.choice(pools[class_sample + 1], 1, replace=False)[0]
+        sup = []
+        while True:
+            s = np.random.choice(pools[class_sample + 1], 1, replace=False)[0]
+            if s != q:
+                sup.append(s)
+            if len(sup) == 2:
+                break
+        assert (query, supports, c) == (q, list(sup), class_sample + 1)
+
+
+# ------------------------------------------------------------------ PFENet / BAM
+@pytest.mark.parametrize('shot,fold,num', [(1, 0, 120), (5, 1, 60), (1, 1, 75)])
+def test_pfenet_episodes_on_generated_tree(tmp_path, shot, fold, num):
+    lines = voc_protocol_tree(tmp_path, n=80)
+    novel = list(range(5 * fold + 1, 5 * fold + 6))
+    expected = pfenet_test_episodes(str(tmp_path), lines, novel, shot, num, seed=321)
+    ds = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', fold=fold,
+                         shot=shot, protocol='pfenet', num_episodes=num, stats_cache_dir='')
+    assert ds.seed == 321
+    assert ds.episodes == expected
+    # the query class is drawn among all novel classes present, not only the eligible ones
+    small = [(q, c) for q, _, c in ds.episodes if q not in ds.class_pools.get(c, [])]
+    assert small, 'the tree should produce episodes whose query class is under 2*32*32'
+
+
+def test_bam_is_pfenet_sampler_with_bam_seeds(tmp_path):
+    lines = voc_protocol_tree(tmp_path, n=80)
+    ds = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', fold=0,
+                         protocol='bam', stats_cache_dir='')
+    assert ds.seed == 510 and len(ds.episodes) == 1000
+    assert ds.episodes[:200] == pfenet_test_episodes(str(tmp_path), lines, [1, 2, 3, 4, 5], 1,
+                                                     200, seed=510)
+
+
+def test_pfenet_default_counts_and_errors(tmp_path):
+    voc_protocol_tree(tmp_path, n=80)
+    ds = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val',
+                         stats_cache_dir='')
+    assert ds.protocol == 'pfenet' and len(ds) == 5000
+    with pytest.raises(ValueError, match='one-way'):
+        PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', ways=2,
+                        protocol='bam', stats_cache_dir='')
+    # PFENet's loop never ends when a pool is too small; mmfss names the class
+    with pytest.raises(ValueError, match=r'class \d+ has \d pool images: too few for 5 supports'):
+        PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', shot=5,
+                        protocol='pfenet', num_episodes=300, stats_cache_dir='')
+    with pytest.raises(ValueError, match='no query image holds a novel class'):
+        PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', fold=3,
+                        protocol='pfenet', stats_cache_dir='')
+
+
+def test_pfenet_resized_hw():
+    assert pfenet_resized_hw(375, 500, 473) == (352, 472)  # 354.75 -> 354 -> 352; 473 -> 472
+    assert pfenet_resized_hw(500, 375, 473) == (472, 352)
+    assert pfenet_resized_hw(480, 640, 641) == (480, 640)
+    assert pfenet_resized_hw(100, 100, 400) == (400, 400)
+
+
+# ------------------------------------------------------------------ episode files
+def test_episodes_file_round_trip(tmp_path):
+    voc_protocol_tree(tmp_path / 'voc', n=80)
+    root = str(tmp_path / 'voc')
+    ds = PASCAL5iDataset(data_root=root, ann_file='list.txt', split='val', shot=2,
+                         num_episodes=40, stats_cache_dir='')
+    path = str(tmp_path / 'episodes.tsv')
+    write_episodes_file(path, ds.episodes)
+    assert read_episodes_file(path) == ds.episodes
+    again = PASCAL5iDataset(data_root=root, ann_file='list.txt', split='val', shot=2,
+                            episodes_file=path, stats_cache_dir='')
+    assert again.episodes == ds.episodes
+    assert again.get_data_info(3)['supports'][1]['img_path'].endswith(
+        ds.episodes[3][1][1] + '.jpg')
+
+    bad = tmp_path / 'bad.tsv'
+    bad.write_text('2009_000000\tnope\t1\n')
+    with pytest.raises(ValueError, match=r"bad.tsv: episode 1: image 'nope' is not a sample"):
+        PASCAL5iDataset(data_root=root, ann_file='list.txt', split='val', shot=1,
+                        episodes_file=str(bad), stats_cache_dir='')
+    bad.write_text(f'{ds.episodes[0][0]}\t{ds.episodes[0][1][0]}\t7\n')
+    with pytest.raises(ValueError, match=r'class 7 is not evaluated'):
+        PASCAL5iDataset(data_root=root, ann_file='list.txt', split='val', shot=1,
+                        episodes_file=str(bad), stats_cache_dir='')
+    bad.write_text('a\tb\tx\n')
+    with pytest.raises(ValueError, match=r'bad.tsv:1: class id .x. is not an integer'):
+        read_episodes_file(str(bad))
