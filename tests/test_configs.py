@@ -215,7 +215,7 @@ class _Trees:
     def _FSS1000Dataset(self):
         root = self.base / 'fss'
         fss_tree(root, [c for names in fss1000_split_classes().values() for c in names],
-                 n_images=6, size=(24, 24))
+                 n_images=10, size=(24, 24))  # HSNet's FSS protocol uses images 1..10
         return dict(data_root=str(root))
 
     def _Shapes5iDataset(self):

@@ -45,7 +45,7 @@ def parse_args():
         help='job launcher')
     parser.add_argument('--tta', action='store_true', help='Test time augmentation')
     parser.add_argument(
-        '--seeds', type=int, nargs='?', const=0, default=1,
+        '--seeds', type=int, nargs='?', const=-1, default=1,
         help="evaluate on N episode sets and print each metric's mean and standard deviation "
         "(never a best-of). With a protocol that has a seed list (protocol='bam': BAM's 5 "
         'seeds), the first N of its seeds, all of them for a bare --seeds; otherwise the '
@@ -82,7 +82,7 @@ def episode_seeds(dataset, num_seeds: int) -> list:
 
     Args:
         dataset: The built test dataset.
-        num_seeds (int): N; 0 for all the protocol's seeds.
+        num_seeds (int): N; -1 (a bare ``--seeds``) for all the protocol's seeds.
     """
     protocol = getattr(dataset, 'protocol', None)
     listed = get_protocol(protocol).seeds if protocol else ()
@@ -90,8 +90,8 @@ def episode_seeds(dataset, num_seeds: int) -> list:
         if num_seeds > len(listed):
             raise ValueError(f'--seeds {num_seeds}: protocol {protocol!r} has {len(listed)} '
                              f'seeds {list(listed)}')
-        return list(listed[:num_seeds or len(listed)])
-    if num_seeds == 0:
+        return list(listed[:len(listed) if num_seeds == -1 else num_seeds])
+    if num_seeds == -1:
         raise ValueError(f'a bare --seeds needs a protocol with a seed list; the test set has '
                          f'protocol={protocol!r}: pass --seeds N')
     return [int(dataset.seed) + k for k in range(num_seeds)]
@@ -162,7 +162,7 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
-    if args.seeds < 0:
+    if args.seeds < 1 and args.seeds != -1:
         raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
     if args.seeds != 1 and args.out is not None:
         raise ValueError('--out writes the predictions of one episode set: use it without '

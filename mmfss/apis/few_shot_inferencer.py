@@ -10,6 +10,7 @@ from mmcv.transforms import Compose
 from mmengine.config import Config, ConfigDict
 from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample
 from PIL import Image
 from rich.progress import track
@@ -151,7 +152,22 @@ class FewShotInferencer(BaseInferencer):
         self.query_pipeline = strip(episode['transforms'])
         self.support_pipeline = strip(episode.get('support_transforms') or
                                       episode['transforms'])
+        self._protocol_keys = self._test_protocol(cfg)
         return self.query_pipeline
+
+    @staticmethod
+    def _test_protocol(cfg) -> dict:
+        """``protocol`` and ``test_size`` of the config's test dataset, which the test
+        geometry (:class:`~mmfss.datasets.transforms.ProtocolTestResize`) reads; empty for
+        a dataset without a protocol."""
+        dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+        dataset = dataset.get('episodic', dataset)
+        dataset_cls = DATASETS.get(dataset.get('type', '')) if dataset.get('type') else None
+        if dataset_cls is None or not hasattr(dataset_cls, 'protocol_geometry'):
+            return {}
+        protocol, size = dataset_cls.protocol_geometry(dataset.get('protocol', 'default'),
+                                                       dataset.get('test_size'))
+        return {} if protocol is None else dict(protocol=protocol, test_size=size)
 
     def _init_collate(self, cfg):
         return None  # queries are batched by the model's data preprocessor
@@ -215,7 +231,7 @@ class FewShotInferencer(BaseInferencer):
                                  'support needs the object marked')
             results = self.support_pipeline(
                 dict(img=img, img_path=path, img_shape=img.shape[:2], ori_shape=img.shape[:2],
-                     gt_seg_map=mask, seg_fields=['gt_seg_map']))
+                     gt_seg_map=mask, seg_fields=['gt_seg_map'], **self._protocol_keys))
             images.append(image_to_tensor(results['img']))
             masks.append(torch.from_numpy(results['gt_seg_map'].astype(np.int64)))
             rgb.append(mmcv.bgr2rgb(img))
@@ -301,7 +317,7 @@ class FewShotInferencer(BaseInferencer):
         for query, name in items:
             img, path = self._load_image(query, f'query {name}')
             results = self.query_pipeline(dict(img=img, img_path=path, img_shape=img.shape[:2],
-                                               ori_shape=img.shape[:2]))
+                                               ori_shape=img.shape[:2], **self._protocol_keys))
             tensors.append(image_to_tensor(results['img']))
             sample = SegDataSample()
             meta = dict(img_path=path, ori_shape=img.shape[:2],

@@ -122,7 +122,12 @@ class BaseEpisodicDataset(BaseDataset):
         seed (int, optional): Seed of the fixed episodes; None: the protocol's first seed
             (0 without one).
         protocol (str, optional): ``'pfenet'``, ``'bam'``, ``'hsnet'`` or None (mmfss's
-            sampler); the default is the dataset's ``default_protocol``.
+            sampler); the default is the dataset's ``default_protocol``. Evaluation
+            episodes carry it, with ``test_size``, to
+            :class:`~mmfss.datasets.transforms.ProtocolTestResize`, which applies the
+            protocol's test geometry.
+        test_size (int, optional): Input size of the protocol's geometry; None: the
+            protocol's for this benchmark (PFENet/BAM 473, COCO 641; HSNet 400).
         episodes_file (str, optional): Evaluate the episodes of this file instead of
             sampling (names as in :attr:`episodes`, class ids 1-based).
         min_class_pixels (int): Pixels a class must cover to count in an image.
@@ -169,6 +174,7 @@ class BaseEpisodicDataset(BaseDataset):
                  ignore_index: int = 255,
                  stats_cache_dir: Optional[str] = None,
                  protocol: Optional[str] = 'default',
+                 test_size: Optional[int] = None,
                  episodes_file: Optional[str] = None,
                  **kwargs) -> None:
         if split not in self.splits:
@@ -182,10 +188,9 @@ class BaseEpisodicDataset(BaseDataset):
         if ways > 1 and split == 'train':
             raise ValueError(f'ways={ways}: N-way episodes are for evaluation; training uses '
                              'one-way episodes (ways=1)')
-        if protocol == 'default':
-            protocol = self.default_protocol
+        protocol, test_size = self.protocol_geometry(protocol, test_size)
         if protocol is not None:
-            spec = get_protocol(protocol)  # raises for an unknown name
+            spec = get_protocol(protocol)
             if ways > 1:
                 raise ValueError(f'ways={ways}: the reference protocols ({PROTOCOLS}) are '
                                  'one-way; pass protocol=None for N-way episodes')
@@ -217,6 +222,7 @@ class BaseEpisodicDataset(BaseDataset):
         self.num_episodes = num_episodes
         self.seed = seed
         self.protocol = protocol
+        self.test_size = test_size
         self.episodes_file = episodes_file
         self.min_class_pixels = min_class_pixels
         self.filter_novel_images = filter_novel_images
@@ -237,6 +243,23 @@ class BaseEpisodicDataset(BaseDataset):
         # Episodes index images by name; mmengine's byte serialisation is not needed.
         kwargs.setdefault('serialize_data', False)
         super().__init__(**kwargs)
+
+    @classmethod
+    def protocol_geometry(cls, protocol: Optional[str] = 'default',
+                          test_size: Optional[int] = None) -> Tuple[Optional[str], Optional[int]]:
+        """The protocol (``'default'``: :attr:`default_protocol`) and its test input size
+        (None: the protocol's for :attr:`benchmark`) of a dataset of this class."""
+        if protocol == 'default':
+            protocol = cls.default_protocol
+        if protocol is None:
+            return None, test_size
+        spec = get_protocol(protocol)  # raises for an unknown name
+        if test_size is None:
+            test_size = spec.test_size.get(cls.benchmark)
+        if not (isinstance(test_size, int) and test_size >= 8):
+            raise ValueError(f'{cls.__name__}: test_size must be an int >= 8, got '
+                             f'{test_size!r}')
+        return protocol, test_size
 
     # ------------------------------------------------------------------ classes of a fold
     def fold_classes(self, fold: int) -> List[int]:
@@ -363,7 +386,8 @@ class BaseEpisodicDataset(BaseDataset):
                 queries.append((info['name'], [c for c in sorted(counts) if c in novel]))
         num = len(queries) if self.num_episodes is None else self.num_episodes
         try:
-            return pfenet_episodes(queries, pools, self.shot, num, self.seed)
+            return pfenet_episodes(queries, pools, self.shot, num, self.seed,
+                                   get_protocol(self.protocol).max_passes)
         except ValueError as err:
             raise ValueError(f'{type(self).__name__} (protocol={self.protocol!r}, fold='
                              f'{self.fold}, list {self.ann_file}): {err}') from err
@@ -471,13 +495,16 @@ class BaseEpisodicDataset(BaseDataset):
         classes = self.metainfo.get('classes') or ()
         if isinstance(class_id, tuple):
             return self._multiway_info(idx, query, supports, class_id)
-        return dict(
+        info = dict(
             query=self._image_info(query, class_id),
             supports=[self._image_info(s, class_id, support=True) for s in supports],
             class_id=class_id,
             class_name=classes[class_id] if class_id < len(classes) else None,
             base_label=self.base_label(class_id),
             episode_index=idx)
+        if self.protocol is not None:  # read by ProtocolTestResize
+            info.update(protocol=self.protocol, test_size=self.test_size)
+        return info
 
     def base_label(self, class_id: int) -> int:
         """Label of ``class_id`` in the fold's base-class view (1..n_base), 0 if novel.

@@ -46,7 +46,7 @@ class COCO20iDataset(BaseEpisodicDataset):
     and ``'contiguous'`` (``20i+1 .. 20i+20``). A class counts in an image only if it covers
     at least ``min_class_pixels`` pixels (default 2*32*32, as PASCAL-5i).
 
-    Evaluation follows ``protocol`` (default ``'pfenet'``: 20000 episodes, seed 321, from
+    Evaluation follows ``protocol`` (default ``'pfenet'``: 20001 episodes, seed 321, from
     the samples in order; pass PFENet's own list as ``ann_file`` to draw PFENet's exact
     episodes; ``'bam'``: 1000 episodes per BAM seed; ``'hsnet'``: HSNet's class-uniform
     sampler over its split file, which ``hsnet_split_file`` names: the text file

@@ -52,8 +52,8 @@ class PASCAL5iDataset(BaseEpisodicDataset):
     ``data_root``. Fold ``i`` holds the novel classes ``5i+1 .. 5i+5``; a class counts in an
     image only if it covers at least 2*32*32 pixels (PFENet, HSNet).
 
-    Evaluation follows ``protocol`` (default ``'pfenet'``: PFENet's 5000 episodes drawn from
-    ``val.txt`` with seed 321; ``'bam'``: the same sampler, 1000 episodes, BAM's seeds;
+    Evaluation follows ``protocol`` (default ``'pfenet'``: the 5001 episodes PFENet's test
+    loop draws from ``val.txt`` with seed 321; ``'bam'``: the same sampler, 1000 episodes, BAM's seeds;
     ``'hsnet'``: HSNet's split files, shipped, and its 1000 episodes; see
     :mod:`mmfss.datasets.protocols`). With ``protocol='hsnet'`` the samples are the images of
     HSNet's files (``'train'``: the ``trn`` files of the other folds, item ``i`` being pair

@@ -53,19 +53,23 @@ class Protocol:
         geometry (str): ``'pad_long_side'`` (keep ratio, long side = size, top-left, scored
             in the original label padded to a square) or ``'stretch'`` (size x size, scored
             there, or at the original size with ``use_original_imgsize``).
+        max_passes (int, optional): Passes over the query list after which the reference
+            stops drawing, whatever its episode count (PFENet: 20); None: no limit.
     """
     name: str
     seeds: Tuple[int, ...]
     num_episodes: Dict[str, Optional[int]]
     test_size: Dict[str, int]
     geometry: str
+    max_passes: Optional[int] = None
 
 
 _PROTOCOLS = {
-    # PFENet test.py: test_num 5000 (PASCAL) / 20000 (COCO); manual_seed 321 in every config;
-    # val_size 473 (PASCAL) / 641 (COCO).
-    'pfenet': Protocol('pfenet', (321, ), dict(pascal=5000, coco=20000, fss=None),
-                       dict(pascal=473, coco=641, fss=473), 'pad_long_side'),
+    # PFENet test.py: test_num 5000 (PASCAL) / 20000 (COCO), and its loop scores one more
+    # (it breaks when (iter_num - 1) * batch_size >= test_num) within `for e in range(20)`
+    # passes over the list; manual_seed 321 in every config; val_size 473 / 641 (COCO).
+    'pfenet': Protocol('pfenet', (321, ), dict(pascal=5001, coco=20001, fss=None),
+                       dict(pascal=473, coco=641, fss=473), 'pad_long_side', max_passes=20),
     # BAM test.py: val_manual_seed 123, val_num 5 -> seeds [510, 365, 382, 322, 988];
     # test_num 1000 for both benchmarks.
     'bam': Protocol('bam', (510, 365, 382, 322, 988), dict(pascal=1000, coco=1000, fss=None),
@@ -87,7 +91,7 @@ def get_protocol(name: str) -> Protocol:
 # ---------------------------------------------------------------------------- samplers
 def pfenet_episodes(queries: Sequence[Tuple[str, Sequence[int]]],
                     pools: Dict[int, Sequence[str]], shot: int, num_episodes: int,
-                    seed: int) -> List[Episode]:
+                    seed: int, max_passes: Optional[int] = None) -> List[Episode]:
     """The episodes PFENet's ``test.py`` evaluates (``workers=0``), in order.
 
     PFENet ``util/dataset.py``: ``make_dataset`` keeps, in list order, the listed images
@@ -97,9 +101,10 @@ def pfenet_episodes(queries: Sequence[Tuple[str, Sequence[int]]],
     present in the query at *any* size (``random.randint``), then each support: one draw
     that is always discarded (the loop starts from the query's own path), then draws until
     the support is neither the query nor an index drawn for an earlier support. ``test.py``
-    walks the list in order, again and again, with one ``random`` stream seeded by
-    ``manual_seed``. (Its loop scores one episode more than ``test_num``: pass
-    ``num_episodes=test_num + 1`` to score exactly the same episodes.)
+    walks the list in order, at most 20 times (``for e in range(20)``), with one ``random``
+    stream seeded by ``manual_seed``, and scores ``test_num + 1`` episodes (its loop breaks
+    when ``(iter_num - 1) * batch_size >= test_num``); BAM's ``test.py`` scores exactly
+    ``test_num`` with as many passes as needed.
 
     Args:
         queries: ``(name, novel classes present in the image at any size, ascending)``
@@ -108,6 +113,7 @@ def pfenet_episodes(queries: Sequence[Tuple[str, Sequence[int]]],
         shot: Supports per episode.
         num_episodes: Episodes to draw.
         seed: Seed of Python's ``random`` (PFENet: 321; BAM: each of its seeds).
+        max_passes: Stop after this many passes over ``queries`` (PFENet: 20); None: none.
 
     Returns:
         list: ``(query, [supports in draw order], class id)``; PFENet stacks the supports in
@@ -117,7 +123,9 @@ def pfenet_episodes(queries: Sequence[Tuple[str, Sequence[int]]],
         raise ValueError('pfenet_episodes: no query image holds a novel class')
     rng = random.Random(seed)
     episodes: List[Episode] = []
-    while len(episodes) < num_episodes:
+    passes = 0
+    while len(episodes) < num_episodes and (max_passes is None or passes < max_passes):
+        passes += 1
         for name, present in queries:
             if len(episodes) == num_episodes:
                 break

@@ -39,13 +39,17 @@ class TestCOCO20iDataset:
 
     def test_pools_episodes_and_default_count(self, tmp_path):
         coco_tree(tmp_path)
-        ds = _build(tmp_path, fold=0)
-        assert len(ds) == 1000  # default num_episodes
+        # PFENet's protocol (the default): 20001 episodes, but at most 20 passes over the 40
+        # images holding a fold-0 class
+        assert _build(tmp_path, fold=0).protocol == 'pfenet'
+        assert len(_build(tmp_path, fold=0)) == 20 * 40
+        ds = _build(tmp_path, fold=0, protocol=None)  # mmfss's sampler
+        assert len(ds) == 1000  # its default num_episodes
         for c, names in ds.class_pools.items():
             assert names == sorted(coco_name('val', i) for i in range(160) if i % 80 + 1 == c)
         for query, supports, cls in ds.episodes:
             assert query not in supports and supports[0] in ds.class_pools[cls]
-        again = _build(tmp_path, fold=0)
+        again = _build(tmp_path, fold=0, protocol=None)
         assert again.episodes == ds.episodes
         item = ds.get_data_info(0)
         assert item['query']['img_path'].endswith(f'val2014/{ds.episodes[0][0]}.jpg')
@@ -63,7 +67,9 @@ class TestCOCO20iDataset:
         Image.fromarray(label).save(tmp_path / 'annotations' / 'val2014' /
                                     f'{coco_name("val", 0)}.png')
         with pytest.raises(ValueError, match=r"1 \(person\)': 1"):
-            _build(tmp_path, fold=0)
+            _build(tmp_path, fold=0, protocol=None)
+        with pytest.raises(ValueError, match=r'class 1 has 1 pool images: too few'):
+            _build(tmp_path, fold=0)  # PFENet's sampler: the query class may be small
         ds = _build(tmp_path, fold=0, min_class_pixels=1000)
         assert coco_name('val', 0) in ds.class_pools[1]
 

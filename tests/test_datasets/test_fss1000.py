@@ -30,8 +30,9 @@ class TestFSS1000Dataset:
         assert len(set(names)) == 1000
 
     def test_test_split_every_image_once(self, fss_root):
+        # mmfss's sampler (protocol=None): supports among the class's eligible images
         ds = DATASETS.build(dict(type='FSS1000Dataset', data_root=str(fss_root), split='test',
-                                 shot=2, seed=1))
+                                 shot=2, seed=1, protocol=None))
         assert isinstance(ds, FSS1000Dataset)
         test_classes = fss1000_split_classes()['test']
         assert sorted(ds.class_pools) == list(range(761, 1001))
@@ -44,12 +45,14 @@ class TestFSS1000Dataset:
             assert query.startswith(cname + '/')
             assert len(set(supports)) == 2 and query not in supports
             assert all(s.startswith(cname + '/') for s in supports)
-        same = FSS1000Dataset(data_root=str(fss_root), split='test', shot=2, seed=1)
-        other = FSS1000Dataset(data_root=str(fss_root), split='test', shot=2, seed=2)
+        same = FSS1000Dataset(data_root=str(fss_root), split='test', shot=2, seed=1,
+                              protocol=None)
+        other = FSS1000Dataset(data_root=str(fss_root), split='test', shot=2, seed=2,
+                               protocol=None)
         assert same.episodes == ds.episodes != other.episodes
 
     def test_masks_binarised_at_128(self, fss_root):
-        ds = FSS1000Dataset(data_root=str(fss_root), split='test', shot=1)
+        ds = FSS1000Dataset(data_root=str(fss_root), split='test', shot=1, protocol=None)
         pipeline = Compose([dict(type='ApplyToEpisode', transforms=LOAD)])
         for idx in (0, 1, 2):
             out = pipeline(ds.get_data_info(idx))
@@ -58,6 +61,36 @@ class TestFSS1000Dataset:
                 mask = image['gt_seg_map']
                 assert set(np.unique(mask)) == {0, 1}
                 assert int(mask.sum()) == (k + 3)**2  # the 100-valued rim is background
+
+    @pytest.mark.parametrize('shot', [1, 5])
+    def test_hsnet_protocol_is_hsnets(self, tmp_path, shot):
+        """HSNet data/fss.py after fix_randseed(0): classes sorted, paths sorted as strings,
+        each support n.jpg with n drawn by np.random.choice(range(1, 11), 1, replace=False)
+        and kept unless it is the query."""
+        import glob
+        import os
+        test_classes = fss1000_split_classes()['test']
+        fss_tree(tmp_path, test_classes, n_images=10, size=(8, 8))
+        ds = FSS1000Dataset(data_root=str(tmp_path), split='test', shot=shot)
+        assert ds.protocol == 'hsnet' and ds.test_size == 400 and len(ds) == 2400
+        np.random.seed(0)
+        expected = []
+        for cat in sorted(test_classes):
+            for path in sorted(glob.glob(os.path.join(str(tmp_path), cat, '*'))):
+                if os.path.basename(path).split('.')[1] != 'jpg':
+                    continue
+                supports = []
+                while True:
+                    n = np.random.choice(range(1, 11), 1, replace=False)[0]
+                    name = os.path.join(os.path.dirname(path), str(n)) + '.jpg'
+                    if name != path:
+                        supports.append(f'{cat}/{n}')
+                    if len(supports) == shot:
+                        break
+                query = f'{cat}/{os.path.basename(path)[:-4]}'
+                expected.append((query, supports, ds.metainfo['classes'].index(cat)))
+        assert ds.episodes == expected
+        assert ds.episodes[1][0].endswith('/10')  # string order: 1, 10, 2, ...
 
     def test_train_split_rgb_masks(self, fss_root, tmp_path):
         root = tmp_path / 'fss'

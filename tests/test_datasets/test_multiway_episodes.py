@@ -73,7 +73,7 @@ def test_fss1000_nway_query_label(tmp_path):
     splits = fss1000_split_classes()
     fss_tree(tmp_path, splits['test'], n_images=3)
     ds = DATASETS.build(dict(type='FSS1000Dataset', data_root=str(tmp_path), split='test',
-                             shot=1, ways=3, seed=0, pipeline=PIPELINE))
+                             shot=1, ways=3, seed=0, protocol=None, pipeline=PIPELINE))
     for idx in range(0, len(ds), 37):
         query, _, ids = ds.episodes[idx]
         own = ds.metainfo['classes'].index(query.split('/')[0])

@@ -15,7 +15,7 @@ from tests.data_trees import voc_protocol_tree
 
 
 # ------------------------------------------------------------------ statements of the references
-def pfenet_test_episodes(root, lines, novel, shot, num, seed):
+def pfenet_test_episodes(root, lines, novel, shot, num, seed, passes=20):
     """PFENet util/dataset.py + test.py (workers=0), stated over file paths as PFENet does."""
     image_label_list, sub_class_file_list = [], {c: [] for c in novel}
     for line in lines:
@@ -29,7 +29,7 @@ def pfenet_test_episodes(root, lines, novel, shot, num, seed):
                 sub_class_file_list[c].append(item)
     random.seed(seed)
     episodes = []
-    while len(episodes) < num:
+    for _ in range(passes):  # test.py: for e in range(20) (BAM: as many as needed)
         for image_path, label_path in image_label_list:  # __getitem__(index), index in order
             if len(episodes) == num:
                 break
@@ -81,8 +81,10 @@ def test_protocol_constants_are_the_references():
     assert list(get_protocol('bam').seeds) == list(np.random.RandomState(123).randint(0, 1000, 5))
     assert get_protocol('pfenet').seeds == (321, )
     assert get_protocol('hsnet').seeds == (0, )
-    assert get_protocol('pfenet').num_episodes['pascal'] == 5000
-    assert get_protocol('pfenet').num_episodes['coco'] == 20000
+    # PFENet's test_num + 1 (its loop's break condition), within 20 passes
+    assert get_protocol('pfenet').num_episodes['pascal'] == 5001
+    assert get_protocol('pfenet').num_episodes['coco'] == 20001
+    assert get_protocol('pfenet').max_passes == 20 and get_protocol('bam').max_passes is None
     assert get_protocol('bam').num_episodes['coco'] == 1000
     with pytest.raises(ValueError, match="protocol must be one of .*'hsnet'.*got 'pfnet'"):
         get_protocol('pfnet')
@@ -137,6 +139,12 @@ def test_pfenet_episodes_on_generated_tree(tmp_path, shot, fold, num):
                          shot=shot, protocol='pfenet', num_episodes=num, stats_cache_dir='')
     assert ds.seed == 321
     assert ds.episodes == expected
+    # PFENet stops after 20 passes over the list: the default 5001 episodes are capped
+    full = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val',
+                           fold=fold, shot=shot, protocol='pfenet', stats_cache_dir='')
+    queries = len({q for q, _, _ in full.episodes})
+    assert len(full) == min(5001, 20 * queries) < 5001
+    assert full.episodes == pfenet_test_episodes(str(tmp_path), lines, novel, shot, 5001, 321)
     # the query class is drawn among all novel classes present, not only the eligible ones
     small = [(q, c) for q, _, c in ds.episodes if q not in ds.class_pools.get(c, [])]
     assert small, 'the tree should produce episodes whose query class is under 2*32*32'
@@ -147,15 +155,16 @@ def test_bam_is_pfenet_sampler_with_bam_seeds(tmp_path):
     ds = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', fold=0,
                          protocol='bam', stats_cache_dir='')
     assert ds.seed == 510 and len(ds.episodes) == 1000
-    assert ds.episodes[:200] == pfenet_test_episodes(str(tmp_path), lines, [1, 2, 3, 4, 5], 1,
-                                                     200, seed=510)
+    # BAM's loop makes as many passes as its 1000 episodes need
+    assert ds.episodes == pfenet_test_episodes(str(tmp_path), lines, [1, 2, 3, 4, 5], 1, 1000,
+                                               seed=510, passes=1000)
 
 
 def test_pfenet_default_counts_and_errors(tmp_path):
     voc_protocol_tree(tmp_path, n=80)
     ds = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val',
                          stats_cache_dir='')
-    assert ds.protocol == 'pfenet' and len(ds) == 5000
+    assert ds.protocol == 'pfenet' and len(ds) == min(5001, 20 * len({q for q, _, _ in ds.episodes}))
     with pytest.raises(ValueError, match='one-way'):
         PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', ways=2,
                         protocol='bam', stats_cache_dir='')

@@ -1,3 +1,4 @@
+import copy
 import pytest
 import torch
 from mmengine.structures import PixelData
@@ -53,9 +54,14 @@ class TestFewShotDataPreProcessor:
         data = dict(inputs=[dict(query=torch.zeros(3, 8, 8, dtype=torch.uint8),
                                  support=torch.zeros(1, 3, 8, 8, dtype=torch.uint8))],
                     data_samples=[_sample(8, 8, 1, 8, 8)])
-        out = pre(data)
+        out = pre(data, True)
         assert out['inputs']['query'].shape == (1, 3, 12, 12)
         assert out['inputs']['support'].shape == (1, 1, 3, 12, 12)
+        # as mmseg's SegDataPreProcessor, size pads training batches only: evaluation
+        # inputs reach the model at their own size (a protocol's test geometry)
+        out = pre(copy.deepcopy(data), False)
+        assert out['inputs']['query'].shape == (1, 3, 8, 8)
+        assert out['inputs']['support'].shape == (1, 1, 3, 8, 8)
 
     def test_errors(self):
         pre = _build()

@@ -60,7 +60,8 @@ def test_train_then_test_cli(tmp_path, shapes_root):
     assert len(drawn) == 16 and all(p.stat().st_size > 0 for p in drawn)
     # --seeds 3: episode seeds 0, 1, 2 with one model load; seed 0 repeats the run above
     out = _run([sys.executable, 'tools/test.py', cfg, str(work / 'iter_4.pth'), '--work-dir',
-                str(tmp_path / 'seeds'), '--seeds', '3'])
+                str(tmp_path / 'seeds'), '--seeds', '3', '--dump-episodes',
+                str(tmp_path / 'episodes.tsv')])
     with open(tmp_path / 'seeds' / 'seeds_summary.json') as f:
         summary = json.load(f)
     assert summary['seeds'] == [0, 1, 2]
@@ -70,7 +71,12 @@ def test_train_then_test_cli(tmp_path, shapes_root):
     assert miou['mean'] == pytest.approx(sum(miou['values']) / 3)
     mean = miou['mean']
     assert miou['std'] == pytest.approx((sum((v - mean)**2 for v in miou['values']) / 3)**0.5)
-    assert 'over 3 episode seeds (0..2): mIoU:' in out
+    assert 'over 3 episode seeds [0, 1, 2]: mIoU:' in out
+    # --dump-episodes: the episodes of the (first) test set, which episodes_file= reads back
+    from mmfss.datasets.protocols import read_episodes_file
+    dumped = read_episodes_file(str(tmp_path / 'episodes.tsv'))
+    assert len(dumped) == 16 and all(len(s) == 1 for _, s, _ in dumped)
+    assert '16 episodes written to' in out
 
 
 def test_cli_errors(tmp_path):
@@ -112,3 +118,21 @@ def test_dist_train_and_test_two_processes(tmp_path, shapes_root):
     two = {k: v for k, v in two.items() if k not in timing}
     one = {k: v for k, v in one.items() if k not in timing}
     assert two == one  # each episode counted once: identical numbers
+
+
+def test_seeds_follow_the_protocol():
+    """tools/test.py --seeds: BAM's five seeds under protocol='bam', else s, s+1, ..."""
+    import importlib.util
+    from types import SimpleNamespace
+    spec = importlib.util.spec_from_file_location('mmfss_test_tool', f'{REPO}/tools/test.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    bam = SimpleNamespace(protocol='bam', seed=510)
+    assert tool.episode_seeds(bam, -1) == [510, 365, 382, 322, 988]  # a bare --seeds
+    assert tool.episode_seeds(bam, 2) == [510, 365]
+    with pytest.raises(ValueError, match=r"--seeds 6: protocol 'bam' has 5 seeds"):
+        tool.episode_seeds(bam, 6)
+    assert tool.episode_seeds(SimpleNamespace(protocol='pfenet', seed=321), 3) == [321, 322, 323]
+    assert tool.episode_seeds(SimpleNamespace(protocol=None, seed=4), 2) == [4, 5]
+    with pytest.raises(ValueError, match='a bare --seeds needs a protocol with a seed list'):
+        tool.episode_seeds(SimpleNamespace(protocol=None, seed=4), -1)

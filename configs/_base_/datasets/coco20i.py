@@ -25,33 +25,13 @@ train_pipeline = [
         ]),
     dict(type='PackEpisodeInputs'),
 ]
-# Evaluation: PFENet's protocol at its COCO size (val_size 641; 20000 episodes, seed 321).
-# PFENet's exact episodes need its own list: pass it as ann_file (the default lists the label
-# folder in name order). coco20i_bam.py and coco20i_hsnet.py switch the protocol.
-protocol = 'pfenet'
-test_size = 641
-test_pipeline = [
-    dict(
-        type='ApplyToEpisode',
-        transforms=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations'),
-            dict(type='BinarizeMask'),
-            dict(type='ProtocolTestResize', protocol=protocol, size=test_size),
-        ],
-        support_transforms=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations'),
-            dict(type='BinarizeMask'),
-            dict(type='ProtocolTestResize', protocol=protocol, size=test_size, role='support'),
-        ]),
-    dict(type='PackEpisodeInputs'),
-]
-
+# Evaluation: PFENet's protocol (pascal5i.py's test pipeline) at its COCO size (val_size 641;
+# 20001 episodes, seed 321). PFENet's exact episodes need its own list: pass it as ann_file (the
+# default lists the label folder in name order). coco20i_bam.py and coco20i_hsnet.py switch the
+# protocol.
 train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split_style=split_style,
                  pipeline=train_pipeline))
 val_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, split_style=split_style,
-                 protocol=protocol, pipeline=test_pipeline))
+    dataset=dict(type=dataset_type, data_root=data_root, split_style=split_style))
 test_dataloader = val_dataloader

@@ -1,29 +1,9 @@
 # COCO-20i under HSNet's protocol (HSNet data/coco.py): 1000 class-uniform episodes drawn after
 # np.random.seed(0) from HSNet's split of the fold, 400x400 stretched inputs scored at 400x400.
-# HSNet's split is a pickle in its repository: convert it once with
+# HSNet's split is a pickle in its repository: convert it once per fold with
 #   python tools/dataset_converters/hsnet_coco_splits.py HSNET/data/splits/coco/val/fold0.pkl \
 #       data/coco/hsnet_val_fold0.txt
 _base_ = ['./coco20i.py']
-protocol = 'hsnet'
-test_size = 400
-test_pipeline = [
-    dict(
-        type='ApplyToEpisode',
-        transforms=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations'),
-            dict(type='BinarizeMask'),
-            dict(type='ProtocolTestResize', protocol=protocol, size=test_size),
-        ],
-        support_transforms=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations'),
-            dict(type='BinarizeMask'),
-            dict(type='ProtocolTestResize', protocol=protocol, size=test_size, role='support'),
-        ]),
-    dict(type='PackEpisodeInputs'),
-]
 val_dataloader = dict(
-    dataset=dict(protocol=protocol, hsnet_split_file='data/coco/hsnet_val_fold0.txt',
-                 pipeline=test_pipeline))
+    dataset=dict(protocol='hsnet', hsnet_split_file='data/coco/hsnet_val_fold0.txt'))
 test_dataloader = val_dataloader

@@ -22,9 +22,8 @@ train_pipeline = [
     dict(type='PackEpisodeInputs'),
 ]
 # Evaluation: HSNet's protocol (its data/fss.py, test.py): every test image once, supports drawn
-# by numpy after np.random.seed(0), inputs stretched to 400x400 and scored there.
-protocol = 'hsnet'
-test_size = 400
+# by numpy after np.random.seed(0), inputs stretched to 400x400 and scored there (the geometry of
+# the dataset's protocol, applied by ProtocolTestResize).
 test_pipeline = [
     dict(
         type='ApplyToEpisode',
@@ -32,13 +31,13 @@ test_pipeline = [
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
-            dict(type='ProtocolTestResize', protocol=protocol, size=test_size),
+            dict(type='ProtocolTestResize'),
         ],
         support_transforms=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
-            dict(type='ProtocolTestResize', protocol=protocol, size=test_size, role='support'),
+            dict(type='ProtocolTestResize', role='support'),
         ]),
     dict(type='PackEpisodeInputs'),
 ]
@@ -56,7 +55,7 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type, data_root=data_root, split='val', shot=shot, protocol=protocol,
+        type=dataset_type, data_root=data_root, split='val', shot=shot, protocol='hsnet',
         pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=1,
@@ -64,7 +63,7 @@ test_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type, data_root=data_root, split='test', shot=shot, protocol=protocol,
+        type=dataset_type, data_root=data_root, split='test', shot=shot, protocol='hsnet',
         pipeline=test_pipeline))
 val_evaluator = dict(type='FewShotIoUMetric')
 test_evaluator = val_evaluator

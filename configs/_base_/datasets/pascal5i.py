@@ -31,11 +31,11 @@ train_pipeline = [
     dict(type='PackEpisodeInputs'),
 ]
 # Evaluation: PFENet's protocol (README, "Evaluation protocols"; mmfss/datasets/protocols.py):
-# the episodes of PFENet's test.py (5000, seed 321, from val.txt in list order), inputs resized
-# to a long side of 473 (sides floored to a multiple of 8, top-left, zero padding), scored in
-# the original label padded to a square. pascal5i_bam.py and pascal5i_hsnet.py switch it.
-protocol = 'pfenet'
-test_size = 473
+# the episodes of PFENet's test.py (5001: test_num 5000 + the extra one its loop scores; seed
+# 321; val.txt in list order), inputs resized to a long side of 473 (sides floored to a
+# multiple of 8, top-left, zero padding), scored in the original label padded to a square.
+# ProtocolTestResize applies the geometry of the dataset's protocol, so the dataset's
+# `protocol=` alone switches protocols (pascal5i_bam.py, pascal5i_hsnet.py).
 test_pipeline = [
     dict(
         type='ApplyToEpisode',
@@ -43,13 +43,13 @@ test_pipeline = [
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
-            dict(type='ProtocolTestResize', protocol=protocol, size=test_size),
+            dict(type='ProtocolTestResize'),
         ],
         support_transforms=[
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations'),
             dict(type='BinarizeMask'),
-            dict(type='ProtocolTestResize', protocol=protocol, size=test_size, role='support'),
+            dict(type='ProtocolTestResize', role='support'),
         ]),
     dict(type='PackEpisodeInputs'),
 ]
@@ -68,7 +68,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type, data_root=data_root, split='val', fold=fold, shot=shot,
-        protocol=protocol, pipeline=test_pipeline))
+        protocol='pfenet', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='FewShotIoUMetric')
 test_evaluator = val_evaluator

@@ -6,7 +6,8 @@ from mmseg.registry import TRANSFORMS
 
 __all__ = ['ApplyToEpisode']
 
-EPISODE_KEYS = ('class_id', 'class_name', 'base_label', 'episode_index')
+EPISODE_KEYS = ('class_id', 'class_name', 'base_label', 'episode_index', 'protocol',
+                'test_size')
 
 
 @TRANSFORMS.register_module()

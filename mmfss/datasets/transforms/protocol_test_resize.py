@@ -1,3 +1,5 @@
+from typing import Optional, Tuple
+
 import cv2
 import mmcv
 import numpy as np
@@ -54,21 +56,30 @@ class ProtocolTestResize(BaseTransform):
     ``scale_factor``, ``score_shape`` and ``score_align_corners`` (labelled queries),
     ``img_padding_size`` (unlabelled queries).
 
+    By default the protocol and the size come with the episode: the dataset's ``protocol``
+    and ``test_size`` (:class:`~mmfss.datasets.BaseEpisodicDataset`, copied into each
+    image's results by :class:`ApplyToEpisode`), so that one test pipeline serves every
+    protocol and the dataset's ``protocol=`` alone switches sampling and geometry together.
+
     Args:
-        protocol (str): ``'pfenet'``, ``'bam'`` or ``'hsnet'``.
-        size (int): Input size (PFENet/BAM ``val_size``: 473 PASCAL, 641 COCO; HSNet 400).
         role (str): ``'query'`` or ``'support'``.
+        protocol (str, optional): ``'pfenet'``, ``'bam'`` or ``'hsnet'``; None: the
+            episode's.
+        size (int, optional): Input size (PFENet/BAM ``val_size``: 473 PASCAL, 641 COCO;
+            HSNet 400); None: the episode's ``test_size``.
         use_original_imgsize (bool): HSNet's option of that name (query only).
     """
 
-    def __init__(self, protocol: str, size: int, role: str = 'query',
-                 use_original_imgsize: bool = False) -> None:
-        self.geometry = get_protocol(protocol).geometry
-        if not (isinstance(size, int) and size >= 8):
-            raise ValueError(f'size must be an int >= 8, got {size!r}')
+    def __init__(self, role: str = 'query', protocol: Optional[str] = None,
+                 size: Optional[int] = None, use_original_imgsize: bool = False) -> None:
         if role not in ROLES:
             raise ValueError(f'role must be one of {ROLES}, got {role!r}')
-        if use_original_imgsize and self.geometry != 'stretch':
+        if protocol is not None:
+            get_protocol(protocol)  # raises for an unknown name
+        if size is not None and not (isinstance(size, int) and size >= 8):
+            raise ValueError(f'size must be an int >= 8, got {size!r}')
+        if use_original_imgsize and protocol is not None and \
+                get_protocol(protocol).geometry != 'stretch':
             raise ValueError(f'use_original_imgsize is an option of HSNet\'s protocol, not of '
                              f'{protocol!r}')
         self.protocol = protocol
@@ -76,7 +87,21 @@ class ProtocolTestResize(BaseTransform):
         self.role = role
         self.use_original_imgsize = use_original_imgsize
 
+    def _resolve(self, results: dict) -> Tuple[str, int]:
+        protocol = self.protocol or results.get('protocol')
+        size = self.size or results.get('test_size')
+        if protocol is None or size is None:
+            raise KeyError(f'ProtocolTestResize: no protocol for {results.get("img_path")}: '
+                           'the episode comes from a dataset with protocol=None (use '
+                           "mmseg's Resize in its test pipeline) or pass protocol= and size=")
+        geometry = get_protocol(protocol).geometry
+        if self.use_original_imgsize and geometry != 'stretch':
+            raise ValueError(f'use_original_imgsize is an option of HSNet\'s protocol, not of '
+                             f'{protocol!r}')
+        return geometry, int(size)
+
     def transform(self, results: dict) -> dict:
+        geometry, s = self._resolve(results)
         if 'gt_seg_map' not in results and self.role == 'support':
             raise KeyError(f'ProtocolTestResize needs the support mask gt_seg_map '
                            f'({results.get("img_path")}): load and binarise it before')
@@ -88,8 +113,7 @@ class ProtocolTestResize(BaseTransform):
         elif label.shape[:2] != (h, w):
             raise ValueError(f'{results.get("img_path")}: image {h}x{w} and label '
                              f'{label.shape[0]}x{label.shape[1]} differ in size')
-        s = self.size
-        if self.geometry == 'pad_long_side':
+        if geometry == 'pad_long_side':
             new_h, new_w = pfenet_resized_hw(h, w, s)
             out = np.zeros((s, s, img.shape[2]), np.float32)
             out[:new_h, :new_w] = cv2.resize(img.astype(np.float32), (new_w, new_h),
@@ -116,7 +140,7 @@ class ProtocolTestResize(BaseTransform):
                 score = (s, s) if self.role == 'query' else None
         results['img'] = out
         if 'gt_seg_map' not in results:
-            if self.geometry == 'pad_long_side':
+            if geometry == 'pad_long_side':
                 results['img_padding_size'] = (0, s - new_w, 0, s - new_h)
             score = None
         else:
@@ -130,6 +154,6 @@ class ProtocolTestResize(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(protocol={self.protocol!r}, size={self.size}, '
-                f'role={self.role!r}, use_original_imgsize={self.use_original_imgsize})')
+        return (f'{self.__class__.__name__}(role={self.role!r}, protocol={self.protocol!r}, '
+                f'size={self.size}, use_original_imgsize={self.use_original_imgsize})')
 

@@ -18,7 +18,7 @@ def _sample(h=375, w=500, seed=0):
 def test_pfenet_geometry_query(protocol):
     s = _sample()
     img0, label0 = s['img'].copy(), s['gt_seg_map'].copy()
-    out = ProtocolTestResize(protocol, 473)(s)
+    out = ProtocolTestResize(protocol=protocol, size=473)(s)
     # long side 500 -> 473 -> floored 472; short 375 * 473 / 500 = 354.75 -> 354 -> 352
     assert out['img'].shape == (473, 473, 3) and out['img'].dtype == np.float32
     assert (out['img'][352:] == 0).all() and (out['img'][:, 472:] == 0).all()
@@ -36,7 +36,7 @@ def test_pfenet_geometry_query(protocol):
 def test_pfenet_geometry_support():
     s = _sample(h=500, w=333)
     label0 = s['gt_seg_map'].copy()
-    out = ProtocolTestResize('pfenet', 473, role='support')(s)
+    out = ProtocolTestResize(protocol='pfenet', size=473, role='support')(s)
     new_h, new_w = 472, 312  # 333 * 473 / 500 = 315.0 -> 312
     assert out['gt_seg_map'].shape == (473, 473)
     import cv2
@@ -50,7 +50,7 @@ def test_pfenet_geometry_support():
 def test_hsnet_geometry():
     s = _sample(h=300, w=450)
     img0, label0 = s['img'].copy(), s['gt_seg_map'].copy()
-    out = ProtocolTestResize('hsnet', 400)(s)
+    out = ProtocolTestResize(protocol='hsnet', size=400)(s)
     # torchvision Resize on a PIL image = PIL's bilinear resize
     expected = np.array(Image.fromarray(img0).resize((400, 400), Image.BILINEAR))
     np.testing.assert_array_equal(out['img'], expected)
@@ -60,33 +60,45 @@ def test_hsnet_geometry():
     assert out['score_shape'] == (400, 400)
 
     s = _sample(h=300, w=450)
-    out = ProtocolTestResize('hsnet', 400, use_original_imgsize=True)(s)
+    out = ProtocolTestResize(protocol='hsnet', size=400, use_original_imgsize=True)(s)
     assert out['gt_seg_map'].shape == (300, 450) and out['score_shape'] == (300, 450)
-    sup = ProtocolTestResize('hsnet', 400, role='support')(_sample(h=300, w=450))
+    sup = ProtocolTestResize(protocol='hsnet', size=400, role='support')(_sample(h=300, w=450))
     assert sup['gt_seg_map'].shape == (400, 400) and 'score_shape' not in sup
 
 
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match='protocol must be one of'):
-        ProtocolTestResize('voc', 473)
+        ProtocolTestResize(protocol='voc', size=473)
+    with pytest.raises(KeyError, match=r'no protocol for x_375x500.jpg.*protocol=None'):
+        ProtocolTestResize()(_sample())
     with pytest.raises(ValueError, match="role must be one of .* got 'key'"):
-        ProtocolTestResize('pfenet', 473, role='key')
+        ProtocolTestResize(role='key')
     with pytest.raises(ValueError, match='use_original_imgsize is an option of HSNet'):
-        ProtocolTestResize('pfenet', 473, use_original_imgsize=True)
+        ProtocolTestResize(protocol='pfenet', size=473, use_original_imgsize=True)
     s = _sample()
     del s['gt_seg_map']
     with pytest.raises(KeyError, match=r'support mask gt_seg_map \(x_375x500.jpg\)'):
-        ProtocolTestResize('pfenet', 473, role='support')(s)
+        ProtocolTestResize(protocol='pfenet', size=473, role='support')(s)
 
 
 def test_unlabelled_query_for_inference():
     """No label: the image geometry and mmseg's img_padding_size (left, right, top, bottom)."""
     s = _sample()
     del s['gt_seg_map']
-    out = ProtocolTestResize('pfenet', 473)(s)
+    out = ProtocolTestResize(protocol='pfenet', size=473)(s)
     assert out['img'].shape == (473, 473, 3) and 'score_shape' not in out
     assert out['img_padding_size'] == (0, 1, 0, 121) and 'gt_seg_map' not in out
     s = _sample()
     del s['gt_seg_map']
-    out = ProtocolTestResize('hsnet', 400)(s)
+    out = ProtocolTestResize(protocol='hsnet', size=400)(s)
     assert out['img'].shape == (400, 400, 3) and 'img_padding_size' not in out
+
+
+def test_protocol_and_size_come_with_the_episode():
+    """Without arguments the episode's protocol and test_size decide (what datasets send)."""
+    s = dict(_sample(), protocol='hsnet', test_size=400)
+    out = ProtocolTestResize()(s)
+    assert out['img'].shape == (400, 400, 3) and out['score_shape'] == (400, 400)
+    s = dict(_sample(), protocol='bam', test_size=641)
+    out = ProtocolTestResize(role='support')(s)
+    assert out['img'].shape == (641, 641, 3) and (out['gt_seg_map'][:480, :640] != 255).any()

@@ -83,7 +83,9 @@ class TestPartialOTMatchingNeck:
 
     def test_full_and_partial_differ_only_in_transport(self):
         query, support, masks = _episode(fg_rows=2)
-        partial = _neck(num_iters=100, eps=0.1)
+        # full transport supplies from every support node: compare with the partial
+        # problem of the same supply
+        partial = _neck(num_iters=100, eps=0.1, supply='uniform')
         full = _neck(transport='full', num_iters=100, eps=0.1)
         out_p, out_f = partial.match(query, support, masks), full.match(query, support, masks)
         torch.testing.assert_close(out_f['plan'].sum(), torch.tensor(1.0), atol=1e-4, rtol=0)
@@ -159,9 +161,10 @@ def test_object_supply_keeps_the_prior_when_background_is_tighter(supply):
     """With a uniform supply, all of M flows background to background (almost nothing
     leaves the support object: the prior collapses to ~0 on the query object); with the
     object's supply (default) all of M leaves the object, lands on the query object, and
-    the matched mass is M to 1% after the configs' 10 iterations."""
+    the matched mass is M to 1% after the configs' 30 iterations, where the prior exceeds 1
+    by at most 2% (README's OT mass table: 1.017)."""
     query, support, support_mask, query_mask = _tight_background_episode()
-    neck = _neck(supply=supply, eps=0.05, num_iters=10)
+    neck = _neck(supply=supply, eps=0.05, num_iters=30)
     with torch.no_grad():
         out = neck.match(query, support, support_mask)
     plan, mass, node_mask = out['plan'][0], out['mass'][0], out['node_mask'][0]
@@ -174,4 +177,4 @@ def test_object_supply_keeps_the_prior_when_background_is_tighter(supply):
         assert from_object == pytest.approx(1.0, abs=1e-6)
         assert abs(float(plan.sum()) - float(mass)) <= 0.01 * float(mass)
         assert float(prior[inside].mean()) > 0.9 and float(prior[~inside].mean()) < 0.05
-        assert float(prior.max()) <= 1.0 + 0.01
+        assert float(prior.max()) <= 1.0 + 0.02

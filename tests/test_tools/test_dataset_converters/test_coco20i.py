@@ -91,6 +91,7 @@ class TestCOCO20iConverter:
                 tmp_path / 'val2014' / f'COCO_val2014_{i:012d}.jpg')
         with pytest.warns(UserWarning, match='excluded'):
             ds = COCO20iDataset(data_root=str(tmp_path), split='val', fold=0, shot=1,
-                                min_class_pixels=50, small_classes='exclude', num_episodes=2)
+                                min_class_pixels=50, small_classes='exclude', num_episodes=2,
+                                protocol=None)
         # of fold 0's classes (interleaved: 1, 5, ...), only the person is in two images
         assert ds.class_pools == {1: ['COCO_val2014_000000000001', 'COCO_val2014_000000000003']}
