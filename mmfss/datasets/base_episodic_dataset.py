@@ -339,8 +339,9 @@ class BaseEpisodicDataset(BaseDataset):
                 if c in eval_classes:
                     pools[c].append(info['name'])
         # the reference protocols and episode files check their own pools
-        own_sampler = self.split == 'train' or (self.protocol is None
-                                                and self.episodes_file is None)
+        own_sampler = ((self.split == 'train' and not self.train_pairs)
+                       or (self.split != 'train' and self.protocol is None
+                           and self.episodes_file is None))
         too_small = {c: len(v) for c, v in pools.items() if len(v) < self.shot + 1}
         if too_small and own_sampler:
             names = {self._class_name(c): n for c, n in too_small.items()}

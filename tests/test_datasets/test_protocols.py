@@ -211,3 +211,27 @@ def test_episodes_file_round_trip(tmp_path):
     bad.write_text('a\tb\tx\n')
     with pytest.raises(ValueError, match=r'bad.tsv:1: class id .x. is not an integer'):
         read_episodes_file(str(bad))
+
+
+def test_hsnet_training_pairs(tmp_path, monkeypatch):
+    """protocol='hsnet' on the train split: item i is HSNet's (image, class) pair i, its
+    supports from the images paired with that class, distinct and not the query."""
+    import mmfss.datasets.pascal5i as pascal5i
+    voc_protocol_tree(tmp_path, n=80)
+    names = [f'2009_{i:06d}' for i in range(80)]
+    pairs = [(n, 6 + i % 3) for i, n in enumerate(names[:30])]
+    seen = []
+    monkeypatch.setattr(pascal5i, 'hsnet_pascal_pairs',
+                        lambda split, fold: seen.append((split, fold)) or pairs)
+    ds = PASCAL5iDataset(data_root=str(tmp_path), split='train', fold=0, shot=2,
+                         protocol='hsnet', stats_cache_dir='')
+    assert seen == [('train', 0)] and ds.train_pairs == pairs and len(ds) == 30
+    np.random.seed(0)
+    for i in (0, 7, 29):
+        query, supports, c = ds.get_episode(i)
+        assert (query, c) == pairs[i]
+        assert len(set(supports)) == 2 and query not in supports
+        assert all((s, c) in pairs for s in supports)
+    with pytest.raises(ValueError, match="protocol='hsnet' reads HSNet's split files"):
+        PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='train',
+                        protocol='hsnet', stats_cache_dir='')
