@@ -3,14 +3,14 @@ from .decode_heads import EnsembleFewShotHead, PPMFewShotHead
 from .losses import GraphContrastiveLoss, graph_contrastive_loss
 from .necks import (CLIPPriorNeck, LearnedPositionalEncoding, MessageFlowNeck,
                     MessagePassing, OTGraphNeck, PartialOTMatchingNeck, PriorMaskNeck,
-                    cosine_cost, prior_mask, visual_text_prior)
+                    cosine_cost, prior_mask)
 from .segmentors import FewShotSegmentor
 from .utils import EpisodeFeatures, foreground_weights, masked_average_pooling
 
 __all__ = [
     'FewShotDataPreProcessor', 'FewShotSegmentor', 'PriorMaskNeck', 'prior_mask',
     'MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding', 'PartialOTMatchingNeck',
-    'cosine_cost', 'CLIPPriorNeck', 'visual_text_prior', 'OTGraphNeck', 'GraphContrastiveLoss',
+    'cosine_cost', 'CLIPPriorNeck', 'OTGraphNeck', 'GraphContrastiveLoss',
     'graph_contrastive_loss', 'PPMFewShotHead', 'EnsembleFewShotHead', 'EpisodeFeatures',
     'foreground_weights', 'masked_average_pooling'
 ]

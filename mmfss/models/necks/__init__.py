@@ -1,4 +1,4 @@
-from .clip_prior_neck import BG_PROMPTS, CLIPPriorNeck, visual_text_prior
+from .clip_prior_neck import BG_PROMPTS, CLIP_ES_BACKGROUND, CLIPPriorNeck
 from .message_flow_neck import LearnedPositionalEncoding, MessageFlowNeck, MessagePassing
 from .ot_graph_neck import DualBranchGraphLayer, OTGraphNeck, squared_euclidean_cost
 from .partial_ot_matching_neck import PartialOTMatchingNeck, cosine_cost
@@ -7,6 +7,6 @@ from .prior_mask_neck import PriorMaskNeck, prior_mask
 __all__ = [
     'PriorMaskNeck', 'prior_mask', 'MessageFlowNeck', 'MessagePassing',
     'LearnedPositionalEncoding', 'PartialOTMatchingNeck', 'cosine_cost', 'CLIPPriorNeck',
-    'visual_text_prior', 'BG_PROMPTS', 'OTGraphNeck', 'DualBranchGraphLayer',
+    'BG_PROMPTS', 'CLIP_ES_BACKGROUND', 'OTGraphNeck', 'DualBranchGraphLayer',
     'squared_euclidean_cost'
 ]

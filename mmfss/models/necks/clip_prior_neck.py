@@ -1,4 +1,4 @@
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -7,8 +7,10 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..utils import EpisodeFeatures
+from ..utils.cam_affinity_refinement import affinity_refine, scale_cam
+from ..utils.clip_grad_cam import clip_grad_cam, is_vit
 
-__all__ = ['CLIPPriorNeck', 'visual_text_prior', 'BG_PROMPTS']
+__all__ = ['CLIPPriorNeck', 'BG_PROMPTS', 'CLIP_ES_BACKGROUND']
 
 # DOTGraph supplement Table 1.
 BG_PROMPTS = {
@@ -17,78 +19,57 @@ BG_PROMPTS = {
     'part': 'This is an image with part of a {}',  # BG-Prompt3
     'none': None,  # no background prompt: no feature disentanglement
 }
+# CLIP-ES's class-agnostic background vocabulary (its ``clip_text.py``, VOC set), the
+# distractors of the prompt softmax.
+CLIP_ES_BACKGROUND = ('ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake',
+                      'water', 'river', 'sea', 'railway', 'railroad', 'keyboard', 'helmet',
+                      'cloud', 'house', 'mountain', 'ocean', 'road', 'rock', 'street', 'valley',
+                      'bridge', 'sign')
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def visual_text_prior(feature_map: Tensor, text_fg: Tensor, text_bg: Optional[Tensor],
-                      tau: float) -> Dict[str, Tensor]:
-    """DOTGraph's Grad-CAM-style visual-text prior (supplement §1.1).
-
-    With ``F`` the dense visual features and ``F_t`` the text embeddings:
-    ``v = mean_ij F(i, j)``; ``S = softmax_{f, b}(cos(v, F_t) / tau)``;
-    ``w_m = mean_ij dS_f / dF^m(i, j)``; ``P_vt = ReLU(sum_m w_m F^m)``; the background
-    prior is the same with ``S_b``. Without a background prompt (``text_bg=None``) the
-    softmax over one class is constant, so the score is ``cos(v, F_f) / tau`` itself.
-
-    The gradient is taken with respect to a detached copy of ``feature_map`` with autograd
-    switched on locally, so it works inside ``torch.no_grad()`` and inference mode, and the
-    priors carry no gradient.
-
-    Args:
-        feature_map (Tensor): [N, D, h, w] dense features in the joint embedding space.
-        text_fg (Tensor): [N, D] foreground text embedding of each image.
-        text_bg (Tensor, optional): [N, D] background text embedding of each image.
-        tau (float): Softmax temperature.
-
-    Returns:
-        dict: ``fg`` and (with ``text_bg``) ``bg`` priors [N, 1, h, w] (not normalised),
-        ``weights_fg`` (and ``weights_bg``) [N, D], and ``scores`` [N, 2] (or [N, 1]).
-    """
-    with torch.inference_mode(False), torch.enable_grad():
-        fmap = feature_map.detach().clone().float().requires_grad_(True)
-        v = fmap.mean(dim=(2, 3))
-        texts = [text_fg] if text_bg is None else [text_fg, text_bg]
-        cos = torch.stack([F.cosine_similarity(v, t.detach().clone().float(), dim=1)
-                           for t in texts], dim=1) / tau
-        scores = cos if text_bg is None else cos.softmax(dim=1)
-        out = dict(scores=scores.detach())
-        for i, name in enumerate(['fg', 'bg'][:len(texts)]):
-            grad, = torch.autograd.grad(scores[:, i].sum(), fmap, retain_graph=i + 1 < len(texts))
-            weights = grad.mean(dim=(2, 3))  # [N, D]
-            out[f'weights_{name}'] = weights.detach()
-            out[name] = F.relu((weights[:, :, None, None] * fmap).sum(dim=1, keepdim=True)).detach()
-    return out
-
-
-def _minmax(x: Tensor, eps: float = 1e-12) -> Tensor:
-    """Min-max normalise each map to [0, 1] (a constant map becomes 0)."""
-    low = x.amin(dim=(-2, -1), keepdim=True)
-    high = x.amax(dim=(-2, -1), keepdim=True)
-    return (x - low) / (high - low).clamp_min(eps)
-
-
 @MODELS.register_module()
 class CLIPPriorNeck(BaseModule):
-    """DOTGraph's CLIP visual-text priors of the query and the supports (supplement §1.1).
+    """DOTGraph's CLIP visual-text priors of the query and the supports (supplement §1.1),
+    computed as PI-CLIP and CLIP-ES compute their CLIP prior.
 
-    A frozen open_clip model encodes every image of the episode (query and K supports, one
-    batch) into a dense feature map ``F`` in CLIP's joint embedding space: for ViTs, the
-    patch tokens of the last block after ``ln_post`` and the projection; for ModifiedResNets
-    (RN50, ...), layer4 passed through the attention pool's value and output projections at
-    every position (MaskCLIP's dense features; the attention pool itself only yields one
-    vector). Prompts: the foreground template with the class name (``class_name`` in each
-    episode's metainfo; ``_`` becomes a space) and a background prompt (Table 1:
-    ``'without'`` = "This is an image without {}" (default), ``'anything'``, ``'part'``,
-    ``'none'``, or any template). Text embeddings are computed once per prompt and cached.
-    :func:`visual_text_prior` gives the foreground and background priors, which are resized
-    (bilinear) to the node grid of level ``in_index`` and min-max normalised to [0, 1] per
-    image. Query priors go to ``priors[prior_keys[i]]`` ([B, 1, h, w]), support priors to
-    ``extras['support_' + prior_keys[i]]`` ([B, K, 1, hs, ws]).
+    For every image of the episode (query and K supports, one batch) and its episode's class
+    ``c`` (``class_name`` in the episode's metainfo; ``_`` becomes a space):
 
-    The images arrive normalised by the data preprocessor (``data_mean``/``data_std`` on
-    0..255, RGB); they are mapped back and re-normalised with CLIP's statistics at CLIP's
-    input size. The CLIP weights are not saved in checkpoints (``save_clip_weights=False``):
+    1. Prompt set (one softmax): the foreground prompt ``fg_template.format(c)``, the
+       background prompt (supplement Table 1: ``'without'`` = "This is an image without
+       {c}" (default), ``'anything'``, ``'part'``, ``'none'`` or any template) and one
+       prompt per word of ``background_vocabulary`` (default :data:`CLIP_ES_BACKGROUND`,
+       CLIP-ES's class-agnostic background words, in ``fg_template``). With the
+       distractors the background probability is not ``1 - S_f``, so its Grad-CAM carries
+       information of its own; a two-prompt set (the supplement's literal ``i in {f, b}``)
+       would make the background prior the negative half of the foreground map and is
+       refused.
+    2. CLIP input: the image (mapped back from the data preprocessor's normalisation) resized
+       bicubically to its own size rounded up to the patch size (PI-CLIP's
+       ``img_ms_and_flip`` at scale 1; ``input_size='native'``, default) or to a fixed
+       size, and normalised with CLIP's statistics.
+    3. Grad-CAM (:func:`~mmfss.models.utils.clip_grad_cam.clip_grad_cam`): at the input of
+       the last ViT block (``resblocks[-1].ln_1``, as PI-CLIP) or of the ModifiedResNet
+       attention pool; the foreground prior explains ``S_f``, the background prior the
+       background prompt's probability; both scaled to [0, 1].
+    4. Affinity refinement (``affinity_refine``; ViT only; on by default for ViTs, as PI-CLIP
+       runs it): the mean patch attention of the last ``affinity_layers`` blocks refines
+       each map inside the boxes of its scores above ``box_threshold``
+       (:func:`~mmfss.models.utils.cam_affinity_refinement.affinity_refine`), then the map
+       is scaled to [0, 1] again.
+    5. The maps are resized (bilinear) to the node grid of level ``in_index``. Query priors
+       go to ``priors[prior_keys[i]]`` ([B, 1, h, w]), support priors to
+       ``extras['support_' + prior_keys[i]]`` ([B, K, 1, hs, ws]); with ``bg_prompt='none'``
+       the background prior is all zeros.
+
+    No ground truth is read: PI-CLIP builds its prompt set from the classes annotated in the
+    query (and returns no prior when the episode's class is absent from the annotation);
+    mmfss uses only the episode's class and the fixed class-agnostic vocabulary, in training
+    and at test time alike.
+
+    The CLIP weights are frozen and not saved in checkpoints (``save_clip_weights=False``):
     they come from ``pretrained`` again when the model is built.
 
     Args:
@@ -97,9 +78,15 @@ class CLIPPriorNeck(BaseModule):
             checkpoint path; None for random weights (tests).
         model_cfg (dict, optional): Overrides of the architecture (open_clip
             ``create_model`` keyword arguments such as ``vision_cfg``), e.g. a tiny model.
-        fg_template (str): Foreground prompt template.
+        fg_template (str): Foreground prompt template (PI-CLIP's ``'a photo of {}.'``).
         bg_prompt (str): Key of :data:`BG_PROMPTS` or a template.
-        tau (float): Temperature (0.01 = CLIP's logit scale of 100).
+        background_vocabulary (Sequence[str]): Class-agnostic distractor words.
+        tau (float): Temperature (0.01 = CLIP's logit scale of 100, as PI-CLIP).
+        input_size (str | int | tuple): ``'native'`` or the CLIP input size.
+        affinity_refine (bool, optional): Attention-affinity refinement; None: on for ViTs,
+            off for ModifiedResNets (their attention pool has no patch-to-patch attention).
+        affinity_layers (int): Last blocks whose attention is averaged (8, as PI-CLIP).
+        box_threshold (float): Box threshold of the refinement (0.4, as PI-CLIP).
         in_index (int): Backbone level whose grid the priors are resized to.
         prior_keys (Sequence[str]): Names of the foreground and background priors.
         data_mean, data_std (Sequence[float]): The data preprocessor's normalisation.
@@ -110,9 +97,14 @@ class CLIPPriorNeck(BaseModule):
                  model_name: str = 'ViT-B-16',
                  pretrained: Optional[str] = 'openai',
                  model_cfg: Optional[dict] = None,
-                 fg_template: str = 'a photo of a {}.',
+                 fg_template: str = 'a photo of {}.',
                  bg_prompt: str = 'without',
+                 background_vocabulary: Sequence[str] = CLIP_ES_BACKGROUND,
                  tau: float = 0.01,
+                 input_size: Union[str, int, Sequence[int]] = 'native',
+                 affinity_refine: Optional[bool] = None,
+                 affinity_layers: int = 8,
+                 box_threshold: float = 0.4,
                  in_index: int = -1,
                  prior_keys: Sequence[str] = ('clip_fg', 'clip_bg'),
                  data_mean: Sequence[float] = (123.675, 116.28, 103.53),
@@ -127,14 +119,38 @@ class CLIPPriorNeck(BaseModule):
         if bg_prompt not in BG_PROMPTS and '{' not in str(bg_prompt):
             raise ValueError(f'bg_prompt must be one of {sorted(BG_PROMPTS)} or a template '
                              f'with {{}}, got {bg_prompt!r}')
+        self.background_vocabulary = tuple(background_vocabulary or ())
+        if self.bg_template is not None and not self.background_vocabulary:
+            raise ValueError(
+                'background_vocabulary is empty: over the two prompts {foreground, background} '
+                'the softmax gives S_b = 1 - S_f, so the background prior would be the '
+                "foreground's negative half; give distractor words (default CLIP-ES's)")
         if len(prior_keys) != 2:
             raise ValueError(f'prior_keys names the foreground and background priors, got '
                              f'{prior_keys}')
+        if input_size != 'native' and not (isinstance(input_size, int) or (
+                isinstance(input_size, (tuple, list)) and len(input_size) == 2)):
+            raise ValueError(f"input_size must be 'native', an int or (h, w), got "
+                             f'{input_size!r}')
         self.clip = open_clip.create_model(model_name, pretrained=pretrained,
                                            **(model_cfg or {}))
         self.clip.eval()
         for p in self.clip.parameters():
             p.requires_grad = False
+        self.vit = is_vit(self.clip.visual)
+        if affinity_refine is None:
+            affinity_refine = self.vit
+        if affinity_refine and not self.vit:
+            raise ValueError(f'affinity_refine=True needs a ViT; {model_name} is a '
+                             'ModifiedResNet, whose attention pool has no patch-to-patch '
+                             'attention')
+        if affinity_refine and not (isinstance(affinity_layers, int) and affinity_layers >= 1):
+            raise ValueError(f'affinity_layers must be an int >= 1, got {affinity_layers!r}')
+        self.affinity_refine = bool(affinity_refine)
+        self.affinity_layers = affinity_layers
+        self.box_threshold = box_threshold
+        self.input_size = input_size
+        self.stride = self.clip.visual.patch_size[0] if self.vit else 32
         self.tokenizer = open_clip.get_tokenizer(model_name)
         self.model_name = model_name
         self.fg_template = fg_template
@@ -142,8 +158,6 @@ class CLIPPriorNeck(BaseModule):
         self.in_index = in_index
         self.prior_keys = tuple(prior_keys)
         preprocess = getattr(self.clip.visual, 'preprocess_cfg', None) or {}
-        size = getattr(self.clip.visual, 'image_size', 224)
-        self.image_size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
         self.register_buffer('data_mean', torch.tensor(data_mean).view(1, 3, 1, 1), False)
         self.register_buffer('data_std', torch.tensor(data_std).view(1, 3, 1, 1), False)
         self.register_buffer('clip_mean', torch.tensor(preprocess.get('mean', OPENAI_MEAN))
@@ -177,15 +191,17 @@ class CLIPPriorNeck(BaseModule):
 
     # ------------------------------------------------------------------ encoders
     def prompts(self, class_name: str) -> List[str]:
+        """The prompt set of one image: foreground, background (unless ``'none'``), then the
+        background vocabulary."""
         name = class_name.replace('_', ' ')
         prompts = [self.fg_template.format(name)]
         if self.bg_template is not None:
             prompts.append(self.bg_template.format(name))
-        return prompts
+        return prompts + [self.fg_template.format(w) for w in self.background_vocabulary]
 
     @torch.no_grad()
     def text_embeddings(self, class_names: Sequence[str]) -> Tensor:
-        """[N, P, D] normalised embeddings of each image's prompts (P = 1 or 2), cached."""
+        """[N, P, D] normalised embeddings of each image's prompt set, cached per prompt."""
         device = self.clip_mean.device
         wanted = [p for n in class_names for p in self.prompts(n)]
         missing = sorted({p for p in wanted if (p, str(device)) not in self._text_cache})
@@ -199,52 +215,52 @@ class CLIPPriorNeck(BaseModule):
         stacked = torch.stack([self._text_cache[(p, str(device))] for p in wanted])
         return stacked.view(len(class_names), per_image, -1)
 
-    def _to_clip(self, images: Tensor) -> Tensor:
-        rgb01 = (images.float() * self.data_std + self.data_mean) / 255.0
-        rgb01 = F.interpolate(rgb01, size=self.image_size, mode='bilinear', align_corners=False)
-        return (rgb01 - self.clip_mean) / self.clip_std
+    def clip_input_size(self, size: Sequence[int]) -> Tuple[int, int]:
+        """CLIP's input size for an image of ``size`` (h, w)."""
+        if self.input_size == 'native':
+            return tuple(-(-int(s) // self.stride) * self.stride for s in size)
+        if isinstance(self.input_size, int):
+            return (self.input_size, self.input_size)
+        return tuple(self.input_size)
 
-    @torch.no_grad()
-    def dense_features(self, images: Tensor) -> Tensor:
-        """[N, D, h, w] CLIP features in the joint space of CLIP-normalised images."""
-        visual = self.clip.visual
-        if hasattr(visual, 'attnpool'):  # ModifiedResNet
-            x = visual.stem(images)
-            for layer in (visual.layer1, visual.layer2, visual.layer3, visual.layer4):
-                x = layer(x)
-            pool = visual.attnpool
-            tokens = pool.c_proj(pool.v_proj(x.flatten(2).transpose(1, 2)))  # [N, hw, D]
-            return tokens.transpose(1, 2).reshape(x.shape[0], -1, *x.shape[-2:])
-        out = visual.forward_intermediates(images, indices=1, normalize_intermediates=True,
-                                           intermediates_only=True, output_fmt='NLC')
-        tokens = out['image_intermediates'][-1]  # [N, hw, width], ln_post applied
-        if visual.proj is not None:
-            tokens = tokens @ visual.proj
-        gh = images.shape[-2] // visual.patch_size[0]
-        gw = images.shape[-1] // visual.patch_size[1]
-        return tokens.transpose(1, 2).reshape(images.shape[0], -1, gh, gw)
+    def to_clip(self, images: Tensor) -> Tensor:
+        """Preprocessor-normalised images [N, 3, H, W] -> CLIP's input (bicubic resize)."""
+        dtype = next(self.clip.visual.parameters()).dtype
+        with torch.inference_mode(False):
+            rgb01 = (images.detach().clone().to(dtype) * self.data_std.to(dtype)
+                     + self.data_mean.to(dtype)) / 255.0
+            size = self.clip_input_size(images.shape[-2:])
+            if tuple(rgb01.shape[-2:]) != size:
+                rgb01 = F.interpolate(rgb01, size=size, mode='bicubic', align_corners=False)
+            return (rgb01 - self.clip_mean.to(dtype)) / self.clip_std.to(dtype)
+
+    def cams(self, images: Tensor, class_names: Sequence[str]) -> Dict[str, Tensor]:
+        """Scaled (and refined) CAMs [N, T, h, w] at CLIP's patch grid of ``images``; T = 2
+        (foreground, background) or 1 with ``bg_prompt='none'``. Also returns what
+        :func:`clip_grad_cam` returns."""
+        text = self.text_embeddings(class_names)
+        targets = [0] if self.bg_template is None else [0, 1]
+        out = clip_grad_cam(self.clip.visual, self.to_clip(images), text.to(
+            next(self.clip.visual.parameters()).dtype), targets, self.tau,
+            self.affinity_layers if self.affinity_refine else 0)
+        maps = scale_cam(out['cams'])
+        if self.affinity_refine:
+            maps = scale_cam(affinity_refine(maps, out['affinity'], self.box_threshold))
+        out['maps'] = maps
+        return out
 
     # ------------------------------------------------------------------ forward
     def priors(self, images: Tensor, class_names: Sequence[str],
-               sizes: Sequence[Tuple[int, int]]) -> List[Tensor]:
-        """Normalised foreground/background priors of ``images`` [N, 3, H, W].
-
-        Returns:
-            list[Tensor]: [N, 1, h, w] per prior key (the background one is all zeros with
-            ``bg_prompt='none'``), resized to ``sizes[0]`` (one grid for all images).
-        """
-        with torch.inference_mode(False):
-            clip_in = self._to_clip(images.detach().clone())
-        fmap = self.dense_features(clip_in)
-        text = self.text_embeddings(class_names)
-        out = visual_text_prior(fmap, text[:, 0], text[:, 1] if text.shape[1] > 1 else None,
-                                self.tau)
-        maps = []
-        for name in ('fg', 'bg'):
-            p = out.get(name, torch.zeros_like(out['fg']))
-            p = F.interpolate(p, size=sizes[0], mode='bilinear', align_corners=False)
-            maps.append(_minmax(p).to(images.dtype))
-        return maps
+               size: Tuple[int, int]) -> List[Tensor]:
+        """Foreground and background priors of ``images`` [N, 3, H, W] of classes
+        ``class_names``, each [N, 1, *size] in [0, 1] (the background one all zeros with
+        ``bg_prompt='none'``)."""
+        maps = self.cams(images, class_names)['maps']
+        maps = F.interpolate(maps, size=tuple(size), mode='bilinear',
+                             align_corners=False).clamp_(0, 1).to(images.dtype)
+        fg = maps[:, :1]
+        bg = maps[:, 1:2] if maps.shape[1] > 1 else torch.zeros_like(fg)
+        return [fg, bg]
 
     def forward(self, feats: EpisodeFeatures) -> EpisodeFeatures:
         b, k = feats.batch_size, feats.shot
@@ -258,12 +274,12 @@ class CLIPPriorNeck(BaseModule):
                 raise KeyError(f'prior {key!r} already exists; give each prior neck its own keys')
         q_size = feats.query_feats[self.in_index].shape[-2:]
         s_size = feats.support_feats[self.in_index].shape[-2:]
-        query = self.priors(feats.query_inputs, names, [q_size])
+        query = self.priors(feats.query_inputs, names, q_size)
 
         def support_priors(n: int) -> List[Tensor]:
             # supports depend on nothing else: computed once per support encoding
             return self.priors(feats.support_inputs[:n].flatten(0, 1),
-                               [name for name in names[:n] for _ in range(k)], [s_size])
+                               [name for name in names[:n] for _ in range(k)], s_size)
 
         support = feats.support_only(f'{type(self).__name__}:{",".join(self.prior_keys)}',
                                      support_priors)

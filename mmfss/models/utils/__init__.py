@@ -1,3 +1,5 @@
+from .cam_affinity_refinement import affinity_refine, cam_boxes_mask, scale_cam
+from .clip_grad_cam import clip_grad_cam
 from .episode_features import EpisodeFeatures
 from .masked_average_pooling import foreground_weights, masked_average_pooling
 from .resize_concat import resize_concat
@@ -7,5 +9,6 @@ from .way_fusion import BACKGROUND_RULES, fuse_ways
 
 __all__ = [
     'EpisodeFeatures', 'foreground_weights', 'masked_average_pooling', 'shared_forward',
-    'resize_concat', 'SupportEncoding', 'fuse_ways', 'BACKGROUND_RULES'
+    'resize_concat', 'SupportEncoding', 'fuse_ways', 'BACKGROUND_RULES', 'clip_grad_cam',
+    'affinity_refine', 'cam_boxes_mask', 'scale_cam'
 ]
