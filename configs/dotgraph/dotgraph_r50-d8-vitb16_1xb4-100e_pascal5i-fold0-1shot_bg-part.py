@@ -2,5 +2,5 @@
 _base_ = ['./dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot.py']
 model = dict(necks=[{{_base_.prior_neck}}, dict(
         type='CLIPPriorNeck', model_name='ViT-B-16', pretrained='openai',
-        fg_template='a photo of a {}.', bg_prompt='part', tau=0.01, in_index=2,
+        fg_template='a photo of {}.', bg_prompt='part', tau=0.01, in_index=2,
         prior_keys=('clip_fg', 'clip_bg')), {{_base_.graph_neck}}])

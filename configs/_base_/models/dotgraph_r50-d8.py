@@ -1,7 +1,9 @@
 # DOTGraph (Biswas & Yin): frozen dilated ResNet-50 of a base-class PSPNet (supplement §2.3)
-# -> PFENet prior mask (layer4) -> CLIP visual-text priors (ViT-B/16, foreground and
-# background prompts) -> dual-branch OT graph (layer2 + layer3 nodes, C=256, d=128, 3 Sinkhorn
-# iterations, T=2) with graph contrastive and support-mask losses -> PPM meta head with the
+# -> PFENet prior mask (layer4) -> CLIP visual-text priors (ViT-B/16 Grad-CAM as PI-CLIP /
+# CLIP-ES: last block's input, prompts {fg, bg, CLIP-ES background words}, native resolution,
+# attention-affinity refinement) -> dual-branch OT graph (layer2 + layer3 nodes, C=256, d=128,
+# 3 Sinkhorn iterations, T=2; support split by its mask, query weighed by its CLIP prior in
+# both branches) with graph contrastive and support-mask losses -> PPM meta head with the
 # priors, ensembled with the PSPNet base learner as BAM (§2.1). The PSPNet checkpoint is set by
 # the leaf configs (base_learner_checkpoint).
 _base_ = ['./fss-baseline_r50-d8.py']
@@ -12,7 +14,7 @@ clip_neck = dict(
     type='CLIPPriorNeck',
     model_name='ViT-B-16',
     pretrained='openai',
-    fg_template='a photo of a {}.',
+    fg_template='a photo of {}.',
     bg_prompt='without',
     tau=0.01,
     in_index=2,
@@ -30,6 +32,9 @@ graph_neck = dict(
     ot_iters=3,
     query_prior_key='clip_fg',
     support_bg_prior_key='clip_bg',
+    query_mass='prior',
+    sqa_keys='object',
+    sqa_query_object=True,
     loss_contrast=dict(type='GraphContrastiveLoss', variant='gcl', tau=0.1, loss_weight=1.0),
     loss_support=dict(
         type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True,

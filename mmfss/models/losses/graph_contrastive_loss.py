@@ -9,30 +9,37 @@ __all__ = ['GraphContrastiveLoss', 'graph_contrastive_loss']
 VARIANTS = ('gcl', 'gcl2')
 
 
-def graph_contrastive_loss(query_obj: Tensor, query_bg: Tensor, support_obj: Tensor,
-                           support_bg: Tensor, tau: float = 0.1, variant: str = 'gcl',
-                           eps: float = 1e-8) -> Tensor:
-    """DOTGraph's graph contrastive losses over graph nodes (supplement §1.5).
+def graph_contrastive_loss(query: Tensor, obj_weight: Tensor, bg_weight: Tensor,
+                           support_obj: Tensor, support_bg: Tensor, tau: float = 0.1,
+                           variant: str = 'gcl', eps: float = 1e-8) -> Tensor:
+    """DOTGraph's graph contrastive losses over graph nodes (main paper Eq. 9, supplement
+    §1.5).
 
-    With ``s(x, y) = cos(x, y) / tau`` at each node i (cosine similarity over channels):
+    The query object graph G_Q^obj is the set of query nodes on the object, G_Q^bg those on
+    the background (``obj_weight``/``bg_weight``: each node's object and background
+    fractions from the query ground truth; ignore pixels count as neither). A node belongs
+    to one graph or the other, so each term is taken where its query node exists, never on
+    a zeroed-out stand-in (which would add a constant ``log 2`` per background node to L_GCL
+    and constant ``exp(0)`` terms to L_GCL2). With ``s(x, y) = cos(x, y) / tau`` and G_S the
+    support-object / support-background embeddings at each node (OT messages):
 
-    * ``'gcl'`` (L_GCL, InfoNCE): the query-object node against the support-object node is
-      the positive, against the support-background node the negative:
-      ``-1/N sum_i log(e^{s(Qo_i, So_i)} / (e^{s(Qo_i, So_i)} + e^{s(Qo_i, Sb_i)}))``.
-    * ``'gcl2'`` (L_GCL2, exactly as written in §1.5): the denominator holds the
-      query-object/support-background and both query-background terms:
-      ``-1/N sum_i log(e^{s(Qo_i, So_i)} / (e^{s(Qo_i, Sb_i)} + e^{s(Qb_i, So_i)} +
-      e^{s(Qb_i, Sb_i)}))``.
-
-    A zero vector (e.g. an object embedding at a background node) has similarity 0.
+    * ``'gcl'`` (L_GCL, InfoNCE), averaged over the query-object nodes (weights
+      ``obj_weight``): ``-log(e^{s(Q_i, So_i)} / (e^{s(Q_i, So_i)} + e^{s(Q_i, Sb_i)}))``.
+    * ``'gcl2'`` (L_GCL2), averaged likewise: ``-log(e^{s(Q_i, So_i)} / (e^{s(Q_i, Sb_i)} +
+      e^{s(Qb, So_i)} + e^{s(Qb, Sb_i)}))`` where the query-background graph enters at node
+      i through its pooled embedding Qb (the ``bg_weight``-weighted mean of the query
+      nodes), as the node i itself is an object node; an episode without background nodes
+      drops the two Qb terms.
 
     Args:
-        query_obj, query_bg, support_obj, support_bg (Tensor): [B, C, N] node embeddings.
+        query (Tensor): [B, C, N] query node embeddings.
+        obj_weight, bg_weight (Tensor): [B, N] object and background fractions of each node.
+        support_obj, support_bg (Tensor): [B, C, N] support embeddings at each node.
         tau (float): Temperature.
         variant (str): ``'gcl'`` or ``'gcl2'``.
 
     Returns:
-        Tensor: The scalar loss (mean over batch and nodes).
+        Tensor: The scalar loss (0, still in the graph, when no node is on an object).
     """
     if variant not in VARIANTS:
         raise ValueError(f'variant must be one of {VARIANTS}, got {variant!r}')
@@ -40,13 +47,18 @@ def graph_contrastive_loss(query_obj: Tensor, query_bg: Tensor, support_obj: Ten
     def s(x, y):
         return F.cosine_similarity(x, y, dim=1, eps=eps) / tau
 
-    pos = s(query_obj, support_obj)
+    pos = s(query, support_obj)
     if variant == 'gcl':
-        denominator = torch.stack([pos, s(query_obj, support_bg)]).logsumexp(dim=0)
+        denominator = torch.stack([pos, s(query, support_bg)]).logsumexp(dim=0)
     else:
-        denominator = torch.stack([s(query_obj, support_bg), s(query_bg, support_obj),
-                                   s(query_bg, support_bg)]).logsumexp(dim=0)
-    return (denominator - pos).mean()
+        bg_total = bg_weight.sum(dim=1)
+        q_bg = (query * bg_weight[:, None]).sum(-1) / bg_total.clamp_min(1e-12)[:, None]
+        q_bg = q_bg[:, :, None].expand_as(query)
+        absent = torch.where(bg_total > 0, 0.0, float('-inf')).to(pos.dtype)[:, None]
+        denominator = torch.stack([s(query, support_bg), s(q_bg, support_obj) + absent,
+                                   s(q_bg, support_bg) + absent]).logsumexp(dim=0)
+    per_node = denominator - pos
+    return (per_node * obj_weight).sum() / obj_weight.sum().clamp_min(1e-12)
 
 
 @MODELS.register_module()
@@ -76,7 +88,8 @@ class GraphContrastiveLoss(nn.Module):
     def loss_name(self) -> str:
         return self._loss_name
 
-    def forward(self, query_obj: Tensor, query_bg: Tensor, support_obj: Tensor,
-                support_bg: Tensor) -> Tensor:
+    def forward(self, query: Tensor, obj_weight: Tensor, bg_weight: Tensor,
+                support_obj: Tensor, support_bg: Tensor) -> Tensor:
+        """See :func:`graph_contrastive_loss`."""
         return self.loss_weight * graph_contrastive_loss(
-            query_obj, query_bg, support_obj, support_bg, self.tau, self.variant)
+            query, obj_weight, bg_weight, support_obj, support_bg, self.tau, self.variant)

@@ -45,8 +45,7 @@ class TestOTGraphNeck:
         assert feats.query_feats[-1].shape == (2, 16, 6, 6)
         assert feats.support_feats[-1].shape == (2, 2, 16, 5, 5)
         assert set(feats.aux_losses) == {'loss_gcl', 'loss_support'}
-        assert feats.extras['support_obj_proto'].shape == (2, 20)
-        assert feats.extras['query_obj_proto'].shape == (2, 20)
+        assert not any(k.endswith('_proto') for k in feats.extras)  # nothing left unused
         total = sum(feats.aux_losses.values()) + feats.query_feats[-1].square().mean()
         total.backward()
         for name, p in neck.named_parameters():
@@ -91,6 +90,18 @@ class TestOTGraphNeck:
                                  log.transport(query, support, obj, bg)):
             # (the log path keeps its uniform query masses in float32)
             torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+        # the query-object distribution (CLIP prior masses, floored): still both domains agree
+        q_mass = torch.rand(2, 30, dtype=torch.float64).clamp_min(1e-3)
+        uniform = kernel.transport(query, support, obj, bg)
+        for got, expected, plain in zip(kernel.transport(query, support, obj, bg,
+                                                         query_mass=q_mass),
+                                        log.transport(query, support, obj, bg,
+                                                      query_mass=q_mass), uniform):
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(kernel.transport(query, support, obj, bg,
+                                                   query_mass=q_mass)[0][0], uniform[0][0])
+        with pytest.raises(ValueError, match='positive'):
+            kernel.transport(query, support, obj, query_mass=torch.zeros(2, 30))
         assert (kernel.transport(query, support, obj)[0][1] == 0).all()
         # gradients reach the nodes through the kernel iterations
         q = query.clone().requires_grad_()
@@ -115,7 +126,8 @@ class TestOTGraphNeck:
         del bare.extras['support_clip_bg']
         with pytest.raises(KeyError, match="support_clip_bg"):
             _neck()(bare)
-        plain = _neck(query_prior_key=None, support_bg_prior_key=None).eval()
+        plain = _neck(query_prior_key=None, support_bg_prior_key=None, query_mass='uniform',
+                      sqa_query_object=False).eval()
         f = _feats()
         f.priors.clear()
         f.extras.clear()
@@ -130,8 +142,8 @@ def test_no_disentanglement_transports_the_whole_support():
     (object vs background) must be off."""
     outs = {}
     for disentangle in (False, True):
-        kw = dict(disentangle=False, support_bg_prior_key=None, loss_contrast=None) \
-            if not disentangle else dict(support_bg_prior_key=None)
+        kw = dict(disentangle=False, support_bg_prior_key=None, loss_contrast=None,
+                  query_prior_key=None) if not disentangle else dict(support_bg_prior_key=None)
         torch.manual_seed(1)
         neck = _neck(**kw).eval()
         for flip in (False, True):
@@ -140,7 +152,6 @@ def test_no_disentanglement_transports_the_whole_support():
                 f.support_masks = 1 - f.support_masks
             with torch.no_grad():
                 outs[disentangle, flip] = neck(f).query_feats[-1]
-        assert ('support_bg_proto' in f.extras) == disentangle
     torch.testing.assert_close(outs[False, False], outs[False, True])
     assert not torch.allclose(outs[True, False], outs[True, True])
     layer = DualBranchGraphLayer(16, 8, use_sqa=False, compile=False)
@@ -149,3 +160,81 @@ def test_no_disentanglement_transports_the_whole_support():
     assert set(messages) == {'support_obj'}
     with pytest.raises(ValueError, match='disentangle=False'):
         _neck(disentangle=False, support_bg_prior_key=None)  # the default contrastive loss
+
+
+class TestDisentanglement:
+    """Both sides: the support split by its mask (ignore pixels neither object nor
+    background), the query weighed by its CLIP prior in the OT and SQA branches."""
+
+    def test_ignore_pixels_are_not_background(self):
+        from mmfss.models.necks import OTGraphNeck
+        masks = torch.zeros(1, 8, 8, dtype=torch.long)
+        masks[0, :4] = 1
+        masks[0, :, 6:] = 255
+        obj, bg = OTGraphNeck.object_and_background_weights(masks, (8, 8))
+        assert (obj[0, 0, :4, :6] == 1).all() and (bg[0, 0, 4:, :6] == 1).all()
+        assert (obj[0, 0, :, 6:] == 0).all() and (bg[0, 0, :, 6:] == 0).all()
+        assert ((obj + bg) <= 1).all()
+        # in the neck: relabelling the ignore region as background changes the result
+        neck = _neck(support_bg_prior_key=None).eval()
+        f1, f2 = _feats(train=False), _feats(train=False)
+        f1.support_masks[..., :, 30:] = 255
+        f2.support_masks[..., :, 30:] = 0
+        f2.support_masks[f1.support_masks == 1] = 1
+        with torch.no_grad():
+            assert not torch.allclose(neck(f1).query_feats[-1], neck(f2).query_feats[-1])
+
+    @pytest.mark.parametrize('branches', [dict(use_sqa=False), dict(use_ot=False)])
+    def test_query_prior_reaches_each_branch(self, branches):
+        """The query's CLIP prior changes the refined query through the OT branch (query
+        masses) and through the SQA branch (F_obj^Q key); with neither option it does not."""
+        outs = {}
+        for name, kw in (('on', dict()), ('off', dict(query_mass='uniform',
+                                                     sqa_query_object=False))):
+            torch.manual_seed(2)
+            neck = _neck(**branches, **kw).eval()
+            for variant in range(2):
+                f = _feats(train=False)
+                if variant:
+                    f.priors['clip_fg'] = torch.rand(2, 1, 6, 6)
+                with torch.no_grad():
+                    outs[name, variant] = neck(f).query_feats[-1]
+        assert not torch.allclose(outs['on', 0], outs['on', 1], atol=1e-5)
+        torch.testing.assert_close(outs['off', 0], outs['off', 1])
+
+    def test_sqa_attends_to_support_object_nodes(self):
+        """sqa_keys='object': support-background nodes are not SQA keys; 'all': they are."""
+        outs = {}
+        for keys in ('object', 'all'):
+            torch.manual_seed(3)
+            neck = _neck(use_ot=False, sqa_keys=keys, support_bg_prior_key=None,
+                         loss_contrast=None, loss_support=None).eval()
+            for variant in range(2):
+                f = _feats(train=False)
+                f.support_masks = torch.zeros(2, 2, 40, 40, dtype=torch.long)
+                f.support_masks[..., :16, :16] = 1  # object on the first 2x2 nodes of 5x5
+                if variant:  # change the features of the nodes far from the object
+                    for level in f.support_feats:
+                        level[..., 3:, 3:] += 5 * torch.randn_like(level[..., 3:, 3:])
+                with torch.no_grad():
+                    outs[keys, variant] = neck(f).query_feats[-1]
+        torch.testing.assert_close(outs['object', 0], outs['object', 1])
+        assert not torch.allclose(outs['all', 0], outs['all', 1], atol=1e-5)
+
+    def test_query_ground_truth_only_reaches_the_losses(self):
+        neck = _neck()
+        neck.train()
+        f1, f2 = _feats(), _feats()
+        f2.query_masks = 1 - f2.query_masks
+        out1, out2 = neck(f1), neck(f2)
+        torch.testing.assert_close(out1.query_feats[-1], out2.query_feats[-1])
+        assert not torch.allclose(out1.aux_losses['loss_gcl'], out2.aux_losses['loss_gcl'])
+
+    def test_option_errors(self):
+        with pytest.raises(ValueError, match='query_mass must be'):
+            _neck(query_mass='mask')
+        with pytest.raises(ValueError, match='sqa_keys must be'):
+            _neck(sqa_keys='background')
+        with pytest.raises(ValueError, match='need query_prior_key'):
+            _neck(query_prior_key=None)
+        _neck(query_prior_key=None, query_mass='uniform', sqa_query_object=False)
