@@ -210,12 +210,14 @@ def clip_grad_cam(visual: nn.Module, images: Tensor, text: Tensor, targets: Sequ
             grid = tuple(layer4.shape[-2:])
         text = text.detach().clone()
     with torch.inference_mode(False), torch.enable_grad():
+        # the hooked activation is a non-leaf of a detached leaf: its gradient is the same,
+        # and FLOP counters / module hooks that refuse autograd.grad on leaves still work
         if vit:
-            hooked = visual.transformer.resblocks[-1].ln_1(block_input).detach()
-            hooked.requires_grad_(True)
+            leaf = block_input.detach().requires_grad_(True)
+            hooked = visual.transformer.resblocks[-1].ln_1(leaf)
             probs, last = vit_scores(visual, hooked, block_input, text, tau, attn_layers > 0)
         else:
-            hooked = layer4.detach().requires_grad_(True)
+            hooked = layer4.detach().requires_grad_(True).clone()
             probs = resnet_scores(visual, hooked, text, tau)
         grads = []
         for i, t in enumerate(targets):
