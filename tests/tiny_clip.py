@@ -14,5 +14,5 @@ def tiny_clip_neck(**kwargs):
     """A CLIPPriorNeck config with a tiny random model of the given architecture."""
     cfg = dict(type='CLIPPriorNeck', model_name='ViT-B-16', pretrained=None)
     cfg.update(kwargs)
-    cfg['model_cfg'] = TINY_CLIP[cfg['model_name']]
+    cfg['model_cfg'] = dict(TINY_CLIP[cfg['model_name']], **cfg.pop('model_cfg_extra', {}))
     return cfg

@@ -10,7 +10,7 @@ from ..utils import EpisodeFeatures
 from ..utils.cam_affinity_refinement import affinity_refine, scale_cam
 from ..utils.clip_grad_cam import clip_grad_cam, is_vit
 
-__all__ = ['CLIPPriorNeck', 'BG_PROMPTS', 'CLIP_ES_BACKGROUND']
+__all__ = ['CLIPPriorNeck', 'BG_PROMPTS', 'CLIP_ES_BACKGROUND', 'clip_create_kwargs']
 
 # DOTGraph supplement Table 1.
 BG_PROMPTS = {
@@ -27,6 +27,21 @@ CLIP_ES_BACKGROUND = ('ground', 'land', 'grass', 'tree', 'building', 'wall', 'sk
                       'bridge', 'sign')
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def clip_create_kwargs(model_name: str, pretrained: Optional[str],
+                       model_cfg: Optional[dict]) -> dict:
+    """Keyword arguments of ``open_clip.create_model``: ``model_cfg``, plus
+    ``force_quick_gelu=True`` when the pretrained tag was trained with QuickGELU (OpenAI's
+    weights: open_clip 3.x builds ``'ViT-B-16'`` with GELU and only warns about the
+    mismatch, which would change every activation of the CLIP models PI-CLIP runs)."""
+    import open_clip
+    kwargs = dict(model_cfg or {})
+    if pretrained and 'force_quick_gelu' not in kwargs:
+        tag = open_clip.get_pretrained_cfg(model_name, pretrained) or {}
+        if tag.get('quick_gelu'):
+            kwargs['force_quick_gelu'] = True
+    return kwargs
 
 
 @MODELS.register_module()
@@ -133,7 +148,8 @@ class CLIPPriorNeck(BaseModule):
             raise ValueError(f"input_size must be 'native', an int or (h, w), got "
                              f'{input_size!r}')
         self.clip = open_clip.create_model(model_name, pretrained=pretrained,
-                                           **(model_cfg or {}))
+                                           **clip_create_kwargs(model_name, pretrained,
+                                                                model_cfg))
         self.clip.eval()
         for p in self.clip.parameters():
             p.requires_grad = False
@@ -243,7 +259,10 @@ class CLIPPriorNeck(BaseModule):
         out = clip_grad_cam(self.clip.visual, self.to_clip(images), text.to(
             next(self.clip.visual.parameters()).dtype), targets, self.tau,
             self.affinity_layers if self.affinity_refine else 0)
-        maps = scale_cam(out['cams'])
+        # pytorch_grad_cam (vendored by PI-CLIP) scales each layer's CAM, then the mean over
+        # layers again; with one layer the second pass matters where the raw CAM is small
+        # (scale_cam's eps of 1e-7 is absolute)
+        maps = scale_cam(scale_cam(out['cams']))
         if self.affinity_refine:
             maps = scale_cam(affinity_refine(maps, out['affinity'], self.box_threshold))
         out['maps'] = maps

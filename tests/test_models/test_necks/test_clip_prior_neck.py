@@ -193,7 +193,7 @@ def test_affinity_refinement_matches_pi_clip_statement():
     # the affinity is the mean patch attention of the last blocks (all 2 of the tiny model)
     assert out['affinity'].shape == (2, 42, 42)
     assert (out['affinity'] >= 0).all() and (out['affinity'].sum(-1) <= 1 + 1e-12).all()
-    cams = scale_cam(out['cams'])
+    cams = scale_cam(scale_cam(out['cams']))  # per layer, then the layers' mean
     refined = affinity_refine(cams, out['affinity'])
     for n in range(2):
         for t in range(2):
@@ -328,3 +328,19 @@ def test_support_priors_cached_across_query_batches():
         assert second.extras[f'support_{key}'].shape[:2] == (6, 2)
         torch.testing.assert_close(first.extras[f'support_{key}'],
                                    plain.extras[f'support_{key}'][:4])
+
+
+def test_openai_weights_get_quick_gelu():
+    """OpenAI's CLIP weights were trained with QuickGELU; open_clip builds 'ViT-B-16' with
+    GELU unless told, so the neck asks for it from the pretrained tag."""
+    from mmfss.models.necks.clip_prior_neck import clip_create_kwargs
+    assert clip_create_kwargs('ViT-B-16', 'openai', None) == dict(force_quick_gelu=True)
+    assert clip_create_kwargs('RN50', 'openai', dict(a=1)) == dict(a=1, force_quick_gelu=True)
+    assert clip_create_kwargs('ViT-B-16', 'laion2b_s34b_b88k', None) == {}
+    assert clip_create_kwargs('ViT-B-16', None, None) == {}
+    assert clip_create_kwargs('ViT-B-16', 'openai', dict(force_quick_gelu=False)) == dict(
+        force_quick_gelu=False)
+    # and the model built with it uses QuickGELU
+    from open_clip.transformer import QuickGELU
+    neck = MODELS.build(tiny_clip_neck(model_cfg_extra=dict(force_quick_gelu=True)))
+    assert isinstance(neck.clip.visual.transformer.resblocks[0].mlp.gelu, QuickGELU)
