@@ -11,7 +11,8 @@ model = dict(
         prior_keys=('clip_fg', 'clip_bg')), dict(
         type='OTGraphNeck', in_channels=[512, 1024], in_index=[1, 2], channels=256,
         attn_channels=128, num_iters=2, use_ot=True, use_sqa=True, ot_eps=0.1, ot_iters=3,
-        query_prior_key=None, support_bg_prior_key=None, disentangle=False,
+        query_prior_key=None, support_bg_prior_key=None, query_mass='uniform',
+        sqa_keys='all', sqa_query_object=False, disentangle=False,
         loss_contrast=None,
         loss_support=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True,
                           loss_name='loss_support'))],

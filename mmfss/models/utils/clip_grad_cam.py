@@ -85,8 +85,8 @@ def _block_forward(block: nn.Module, x: Tensor,
     return x, weights
 
 
-def vit_last_block_input(visual: nn.Module, images: Tensor,
-                         need_weights: bool = False) -> Tuple[Tensor, List[Tensor], Tuple[int, int]]:
+def vit_last_block_input(visual: nn.Module, images: Tensor, need_weights: bool = False
+                         ) -> Tuple[Tensor, List[Tensor], Tuple[int, int]]:
     """Tokens entering the last block of an open_clip ViT.
 
     Args:
