@@ -143,10 +143,14 @@ class CLIPPriorNeck(BaseModule):
         if len(prior_keys) != 2:
             raise ValueError(f'prior_keys names the foreground and background priors, got '
                              f'{prior_keys}')
-        if input_size != 'native' and not (isinstance(input_size, int) or (
-                isinstance(input_size, (tuple, list)) and len(input_size) == 2)):
-            raise ValueError(f"input_size must be 'native', an int or (h, w), got "
+        sides = ([input_size] if isinstance(input_size, int) else list(input_size)
+                 if isinstance(input_size, (tuple, list)) else [])
+        if input_size != 'native' and not (len(sides) in (1, 2) and all(
+                isinstance(v, int) and v > 0 for v in sides)):
+            raise ValueError(f"input_size must be 'native', a positive int or (h, w), got "
                              f'{input_size!r}')
+        if not 0 <= box_threshold < 1:
+            raise ValueError(f'box_threshold must be in [0, 1), got {box_threshold!r}')
         self.clip = open_clip.create_model(model_name, pretrained=pretrained,
                                            **clip_create_kwargs(model_name, pretrained,
                                                                 model_cfg))

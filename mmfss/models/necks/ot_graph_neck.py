@@ -15,9 +15,7 @@ from mmfss.ot import KERNEL_MIN_EPS_PER_COST, kernel_sinkhorn_scalings, sinkhorn
 from ..utils import (EpisodeFeatures, foreground_weights, masked_average_pooling,
                      resize_concat, shared_forward)
 
-__all__ = [
-    'OTGraphNeck', 'DualBranchGraphLayer', 'squared_euclidean_cost', 'weighted_node_pooling'
-]
+__all__ = ['OTGraphNeck', 'DualBranchGraphLayer', 'squared_euclidean_cost']
 
 
 def squared_euclidean_cost(query: Tensor, support: Tensor, unit_norm: bool = False) -> Tensor:
@@ -66,12 +64,6 @@ def _log_weights(weights: Tensor) -> Tensor:
     (every source equal) instead of a row of -inf."""
     empty = weights.sum(dim=1, keepdim=True) <= 0
     return torch.where(empty, torch.zeros_like(weights), weights.log())
-
-
-def weighted_node_pooling(nodes: Tensor, weights: Tensor, eps: float = 5e-4) -> Tensor:
-    """Weighted masked average pooling of nodes [B, C, N] with weights [B, N] -> [B, C]
-    (:func:`~mmfss.models.utils.masked_average_pooling` on node lists)."""
-    return (nodes * weights[:, None]).sum(-1) / (weights.sum(-1)[:, None] + eps)
 
 
 class DualBranchGraphLayer(nn.Module):
@@ -253,7 +245,9 @@ class DualBranchGraphLayer(nn.Module):
             if sqa_weights is not None:
                 bias = _log_weights(sqa_weights)
             if query_weights is not None:
-                proto = weighted_node_pooling(query, query_weights)[:, :, None]
+                # F_obj^Q: weighted masked average pooling of the query nodes with the prior
+                proto = masked_average_pooling(query[..., None],
+                                               query_weights[:, None, :, None])[:, :, None]
                 keys = torch.cat([support, proto], dim=2)
                 bias = torch.cat([support.new_zeros(support.shape[0], support.shape[-1])
                                   if bias is None else bias,

@@ -288,8 +288,11 @@ class TestCLIPPriorNeck:
             MODELS.build(tiny_clip_neck(model_name=arch, background_vocabulary=()))
         MODELS.build(tiny_clip_neck(model_name=arch, background_vocabulary=(),
                                     bg_prompt='none'))  # no background prior: allowed
-        with pytest.raises(ValueError, match='input_size'):
-            MODELS.build(tiny_clip_neck(model_name=arch, input_size='full'))
+        for bad in ('full', 0, (224, -1), (1, 2, 3)):
+            with pytest.raises(ValueError, match='input_size'):
+                MODELS.build(tiny_clip_neck(model_name=arch, input_size=bad))
+        with pytest.raises(ValueError, match='box_threshold'):
+            MODELS.build(tiny_clip_neck(model_name=arch, box_threshold=1.5))
         if arch == 'RN50':
             assert not neck.affinity_refine
             with pytest.raises(ValueError, match='needs a ViT'):
