@@ -98,3 +98,35 @@ def voc_protocol_tree(root, n=40, seed=3):
         lines.append(f'JPEGImages/{name}.jpg SegmentationClassAug/{name}.png')
     (root / 'list.txt').write_text('\n'.join(lines) + '\n')
     return lines
+
+
+def ade_tree(root, n=100, size=(64, 102), split='training'):
+    """An ADE20K tree (mmseg's layout, ``reduce_zero_label``: raw 0 = other, raw v = class
+    v-1): image i holds raw values ``(3i + j) % 150 + 1`` on three 34-px stripes j (2142 px
+    each after the top row, which is raw 0), so every one of the 150 classes is in two
+    images with 100 images."""
+    rng = np.random.default_rng(4)
+    os.makedirs(root / 'images' / split, exist_ok=True)
+    for i in range(n):
+        label = np.zeros(size, np.uint8)
+        for j in range(3):
+            label[:, 34 * j:34 * (j + 1)] = (3 * i + j) % 150 + 1
+        label[0, :] = 0
+        name = f'ADE_{split}_{i:08d}'
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
+            root / 'images' / split / f'{name}.jpg')
+        save_label(str(root / 'annotations' / split / f'{name}.png'), label)
+
+
+def class_folder_tree(root, classes, n_images=3, size=(32, 32)):
+    """A class-folder tree: <root>/<class>/<k>.jpg with a 0/255 mask <k>_mask.png whose
+    object is a (k+4)x(k+4) block."""
+    rng = np.random.default_rng(5)
+    for c in classes:
+        os.makedirs(root / c, exist_ok=True)
+        for k in range(n_images):
+            Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
+                root / c / f'{k:04d}.jpg')
+            mask = np.zeros(size, np.uint8)
+            mask[2:k + 6, 3:k + 7] = 255
+            Image.fromarray(mask).save(root / c / f'{k:04d}_mask.png')

@@ -17,7 +17,7 @@ from mmseg.structures import SegDataSample
 
 from mmfss.datasets import fss1000_split_classes
 from .conftest import REPO, small_shapes_cfg
-from .data_trees import coco_tree, fss_tree, voc_tree
+from .data_trees import ade_tree, class_folder_tree, coco_tree, fss_tree, voc_tree
 from .test_models.test_segmentors.test_few_shot_segmentor import _batch
 from .tiny_clip import TINY_CLIP
 
@@ -218,6 +218,18 @@ class _Trees:
                  n_images=10, size=(24, 24))  # HSNet's FSS protocol uses images 1..10
         return dict(data_root=str(root))
 
+    def _ClassFolderDataset(self):
+        root = self.base / 'class_folders'
+        class_folder_tree(root, [f'class_{i:02d}' for i in range(8)], n_images=6)
+        return dict(data_root=str(root))
+
+    def _EpisodicSegDataset(self):
+        root = self.base / 'ade'
+        ade_tree(root, n=150)  # every class in three images
+        return dict(dataset=dict(type='ADE20KDataset', data_root=str(root),
+                                 data_prefix=dict(img_path='images/training',
+                                                  seg_map_path='annotations/training')))
+
     def _Shapes5iDataset(self):
         cfg = small_shapes_cfg(self.shapes_root)
         cfg.pop('type')
@@ -268,6 +280,9 @@ FAMILIES = {
     'base learner (COCO-20i)': 'base_learner/pspnet_r50-d8_4xb4-20k_coco20i-base-fold0.py',
     'CMNet (FSS-1000)': 'cmnet/cmnet_r50-d8_1xb4-100e_fss1000-1shot.py',
     'DOTGraph (PASCAL-5i)': 'dotgraph/dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot.py',
+    'own data (ADE20K through EpisodicSegDataset)':
+    'own_data/fss-baseline_r50-d8_4xb4-20k_ade20k-fold0-1shot.py',
+    'own data (class folders)': 'own_data/fss-baseline_r18-d8_1xb8-1k_class-folders-fold0-1shot.py',
 }
 
 

@@ -13,19 +13,21 @@ after the class, each holding ``X.jpg`` images and their ``X_mask.png`` masks::
 
 Writes ``out/pred/<name>.png`` (0 background, n the n-th class), ``out/vis/<name>.png``
 (colour overlay) and, with ``--panels``, ``out/panel/<name>.png`` (supports next to the
-prediction). Masks: any non-zero pixel is foreground.
+prediction).
+
+Masks are read by mmfss's mask reader (``mmfss/datasets/mask_reader.py``): 0/255 and 0/1
+masks, VOC-style masks (object value + 255 border = ignore), RGBA with a meaningful alpha,
+colour masks (non-black = object), JPEGs (thresholded at mid-grey), 1- and 16-bit PNGs. An
+ambiguous mask (a label map with several object values) is an error that names it: choose
+the object with ``--mask-value V`` (or ``R,G,B``) or ``--mask-threshold T``. The reading
+of each support is printed. Bad input prints one ``error:`` line and exits with status 2
+(``MMFSS_TRACEBACK=1`` shows the traceback instead).
 """
 import argparse
 import os
 import os.path as osp
 import sys
-
-import numpy as np
-
-from mmfss.apis import FewShotInferencer
-from mmfss.apis.few_shot_inferencer import IMAGE_EXTENSIONS
-
-MASK_SUFFIX = '_mask'
+import warnings
 
 
 def parse_args(argv=None):
@@ -47,17 +49,33 @@ def parse_args(argv=None):
                         help='also write a panel per query (supports + prediction)')
     parser.add_argument('--batch-size', type=int, default=4, help='queries per forward pass')
     parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument('--mask-value', metavar='V|R,G,B',
+                        help='the object is the pixels of this value (or colour) in every '
+                        'support mask')
+    parser.add_argument('--mask-threshold', type=float, metavar='T',
+                        help='the object is the pixels whose grey level is >= T')
+    parser.add_argument('--background-rule', choices=['mean', 'threshold'],
+                        help="N-way background decision (default: the config's "
+                        'test_cfg.background_rule)')
+    parser.add_argument('--fg-threshold', type=float, metavar='P',
+                        help="foreground probability of --background-rule threshold "
+                        "(default: the config's test_cfg.fg_threshold)")
     args = parser.parse_args(argv)
     if bool(args.support) == bool(args.support_dir):
         parser.error('give the supports with --support IMAGE MASK (repeatable) or '
                      '--support-dir DIR, not both and not neither')
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
+    if args.mask_value is not None and args.mask_threshold is not None:
+        parser.error('give --mask-value or --mask-threshold, not both')
+    if args.fg_threshold is not None and not 0 < args.fg_threshold < 1:
+        parser.error(f'--fg-threshold must be in (0, 1), got {args.fg_threshold}')
     return args
 
 
 def pairs_in_folder(folder):
     """(image, mask) pairs of a folder: every ``X.<ext>`` with its ``X_mask.<ext>``."""
+    from mmfss.apis.few_shot_inferencer import IMAGE_EXTENSIONS, MASK_SUFFIX
     files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
     stems = {osp.splitext(f)[0]: f for f in files}
     masks = {s[:-len(MASK_SUFFIX)]: f for s, f in stems.items() if s.endswith(MASK_SUFFIX)}
@@ -91,14 +109,12 @@ def collect_supports(args):
 
 
 def collect_queries(paths):
+    """Query files: folders listed as the API lists them (``list_images``)."""
+    from mmfss.apis.few_shot_inferencer import list_images
     queries = []
     for path in paths:
         if osp.isdir(path):
-            found = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS)
-                           and not osp.splitext(f)[0].endswith(MASK_SUFFIX))
-            if not found:
-                raise FileNotFoundError(f'query folder {path} holds no image')
-            queries += [osp.join(path, f) for f in found]
+            queries += list_images(path)
         elif osp.isfile(path):
             queries.append(path)
         else:
@@ -106,21 +122,42 @@ def collect_queries(paths):
     return queries
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    try:
-        for name, path in (('config', args.config), ('checkpoint', args.checkpoint)):
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'{name} file {path} does not exist')
-        supports, class_name = collect_supports(args)
-        queries = collect_queries(args.query)
-        inferencer = FewShotInferencer(args.config, args.checkpoint, device=args.device)
-        support_set = inferencer.encode_supports(supports, class_name)
-        result = inferencer(queries, support_set, batch_size=args.batch_size,
-                            out_dir=args.out_dir, panels=args.panels)
-    except (FileNotFoundError, ValueError, TypeError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
+_show_warning = warnings.showwarning
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    """Mask-reading warnings as one ``warning:`` line; others as Python prints them."""
+    if category.__name__ == 'MaskReadingWarning':
+        print(f'warning: {message}', file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+def run(args):
+    import numpy as np
+
+    from mmfss.apis import FewShotInferencer
+    from mmfss.datasets.mask_reader import parse_mask_value, read_mask
+    from mmfss.utils import check_checkpoint_file, check_config_file, check_device
+    check_config_file(args.config)
+    check_checkpoint_file(args.checkpoint)
+    check_device(args.device)
+    mask_value = None if args.mask_value is None else parse_mask_value(args.mask_value)
+    supports, class_name = collect_supports(args)
+    queries = collect_queries(args.query)
+    groups = supports.values() if isinstance(supports, dict) else [supports]
+    for pair in (p for g in groups for p in g):  # say how each mask is read, before the model
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            reading = read_mask(pair[1], mask_value=mask_value, threshold=args.mask_threshold)
+        print(f'{reading.source}: {reading.rule} ({reading.coverage:.1%} object)')
+    inferencer = FewShotInferencer(args.config, args.checkpoint, device=args.device,
+                                   background_rule=args.background_rule,
+                                   fg_threshold=args.fg_threshold)
+    support_set = inferencer.encode_supports(supports, class_name, mask_value=mask_value,
+                                             mask_threshold=args.mask_threshold)
+    result = inferencer(queries, support_set, batch_size=args.batch_size,
+                        out_dir=args.out_dir, panels=args.panels)
     names = [n or 'foreground' for n in result['class_names']]
     shares = [np.mean([float((m == way).mean()) for m in result['masks']])
               for way in range(1, len(names) + 1)]
@@ -130,6 +167,14 @@ def main(argv=None):
     print(f'predictions in {osp.join(args.out_dir, "pred")}, overlays in '
           f'{osp.join(args.out_dir, "vis")}')
     return 0
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmfss.utils.tool_checks import run_tool
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning
+        return run_tool(lambda: run(args))
 
 
 if __name__ == '__main__':

@@ -1,18 +1,14 @@
 # Test (and evaluate) a few-shot segmentor (mmseg's tools/test.py with mmfss's additions).
+#
+# Bad input (a missing config, checkpoint or dataset folder, an unusable value) prints one
+# ``error:`` line and exits with status 2; MMFSS_TRACEBACK=1 shows the traceback instead.
+# mmseg's --tta is not offered: no few-shot reference evaluates with test-time augmentation
+# and no mmfss config defines a TTA pipeline. The heavy imports happen after argument
+# parsing, so --help is instant.
 import argparse
 import os
 import os.path as osp
-
-import numpy as np
-
-from mmengine.config import Config, DictAction
-from mmengine.dist import is_main_process
-from mmengine.logging import print_log
-from mmengine.runner import Runner
-
-import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-from mmfss.datasets.protocols import get_protocol, write_episodes_file
-from mmfss.utils import dump_json, set_data_root, setup_cpu_dist, teardown_dist, trust_checkpoint
+import sys
 
 
 def parse_args():
@@ -29,12 +25,15 @@ def parse_args():
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument(
         '--show-dir',
-        help='directory where painted images will be saved. If specified, it will be '
-        'automatically saved to the work_dir/timestamp/show_dir')
+        help="write one panel per episode (supports with masks, query, ground truth, "
+        'prediction) as SHOW_DIR/vis_data/vis_image/test_<episode>_<query>_<iter>.png')
+    parser.add_argument(
+        '--show-interval', type=int, default=1, metavar='N',
+        help='with --show/--show-dir: draw the episodes of every N-th batch (default 1: all)')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', metavar='KEY=VALUE',
         help='override some settings in the used config, the key-value pair in xxx=yyy '
         'format will be merged into config file.')
     parser.add_argument(
@@ -43,7 +42,6 @@ def parse_args():
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
         help='job launcher')
-    parser.add_argument('--tta', action='store_true', help='Test time augmentation')
     parser.add_argument(
         '--seeds', type=int, nargs='?', const=-1, default=1,
         help="evaluate on N episode sets and print each metric's mean and standard deviation "
@@ -57,6 +55,8 @@ def parse_args():
         'those')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    if args.show_interval < 1:
+        parser.error(f'--show-interval must be >= 1, got {args.show_interval}')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -65,15 +65,18 @@ def parse_args():
 def trigger_visualization_hook(cfg, args):
     default_hooks = cfg.default_hooks
     if 'visualization' not in default_hooks:
-        raise RuntimeError('VisualizationHook must be included in default_hooks, e.g. '
+        raise ValueError('VisualizationHook must be included in default_hooks, e.g. '
                            "visualization=dict(type='SegVisualizationHook')")
     visualization_hook = default_hooks['visualization']
     visualization_hook['draw'] = True
+    visualization_hook['interval'] = args.show_interval
     if args.show:
         visualization_hook['show'] = True
         visualization_hook['wait_time'] = args.wait_time
     if args.show_dir:
         cfg.visualizer['save_dir'] = args.show_dir
+        for backend in cfg.visualizer.get('vis_backends') or []:
+            backend.pop('save_dir', None)  # every backend writes under --show-dir
     return cfg
 
 
@@ -84,6 +87,7 @@ def episode_seeds(dataset, num_seeds: int) -> list:
         dataset: The built test dataset.
         num_seeds (int): N; -1 (a bare ``--seeds``) for all the protocol's seeds.
     """
+    from mmfss.datasets.protocols import get_protocol
     protocol = getattr(dataset, 'protocol', None)
     listed = get_protocol(protocol).seeds if protocol else ()
     if len(listed) > 1:
@@ -97,7 +101,7 @@ def episode_seeds(dataset, num_seeds: int) -> list:
     return [int(dataset.seed) + k for k in range(num_seeds)]
 
 
-def evaluate_seeds(runner: Runner, cfg: Config, seeds: list) -> dict:
+def evaluate_seeds(runner, cfg, seeds: list) -> dict:
     """Run the test loop on the episode sets of ``seeds`` and summarise each metric.
 
     The model is built and loaded once; before each run but the first the test dataloader
@@ -105,6 +109,12 @@ def evaluate_seeds(runner: Runner, cfg: Config, seeds: list) -> dict:
     metric, the values, their mean and their standard deviation (population, ddof=0), and
     dumps them to ``<work_dir>/seeds_summary.json``.
     """
+    import numpy as np
+    from mmengine.config import Config
+    from mmengine.dist import is_main_process
+    from mmengine.logging import print_log
+
+    from mmfss.utils import dump_json
     loader_cfg = cfg.test_dataloader
     results = {}
     for k, seed in enumerate(seeds):
@@ -132,17 +142,27 @@ def evaluate_seeds(runner: Runner, cfg: Config, seeds: list) -> dict:
 
 def main():
     args = parse_args()
-    for name, path in (('config', args.config), ('checkpoint', args.checkpoint)):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{name} file {path} does not exist')
-    cfg = Config.fromfile(args.config)
+    from mmfss.utils.tool_checks import run_tool
+    return run_tool(lambda: test(args))
+
+
+def test(args):
+    from mmengine.dist import is_main_process
+    from mmengine.logging import print_log
+    from mmengine.runner import Runner
+
+    import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
+    from mmfss.datasets.protocols import write_episodes_file
+    from mmfss.utils import (ToolInputError, check_checkpoint_file, check_dataset_paths,
+                             load_tool_config, setup_cpu_dist, teardown_dist, trust_checkpoint)
+    if args.seeds < 1 and args.seeds != -1:
+        raise ToolInputError(f'--seeds must be >= 1, got {args.seeds}')
+    if args.seeds != 1 and args.out is not None:
+        raise ToolInputError('--out writes the predictions of one episode set: use it without '
+                             '--seeds')
+    cfg = load_tool_config(args.config, args.cfg_options, args.data_root)
+    check_checkpoint_file(args.checkpoint)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.data_root is not None:
-        if not osp.isdir(args.data_root):
-            raise FileNotFoundError(f'--data-root {args.data_root} is not a folder')
-        set_data_root(cfg, args.data_root)
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -154,19 +174,11 @@ def main():
 
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
-    if args.tta:
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
-    if args.seeds < 1 and args.seeds != -1:
-        raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
-    if args.seeds != 1 and args.out is not None:
-        raise ValueError('--out writes the predictions of one episode set: use it without '
-                         '--seeds')
+    check_dataset_paths(cfg, ['test_dataloader'])
 
     setup_cpu_dist(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
@@ -187,4 +199,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -1,17 +1,14 @@
 # Train a few-shot segmentor (mmseg's tools/train.py with mmfss's additions).
+#
+# Bad input (a missing config, checkpoint or dataset folder, an unusable value) prints one
+# ``error:`` line and exits with status 2; MMFSS_TRACEBACK=1 shows the traceback instead.
+# The heavy imports (torch, mmengine, mmseg) happen after argument parsing, so --help is
+# instant.
 import argparse
 import logging
 import os
 import os.path as osp
-
-from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
-from mmengine.runner import Runner
-
-from mmseg.registry import RUNNERS
-
-import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-from mmfss.utils import set_data_root, setup_cpu_dist, teardown_dist, trust_checkpoint
+import sys
 
 
 def parse_args():
@@ -29,7 +26,7 @@ def parse_args():
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', metavar='KEY=VALUE',
         help='override some settings in the used config, the key-value pair in xxx=yyy '
         'format will be merged into config file. If the value to be overwritten is a list, '
         'it should be like key="[a,b]" or key=a,b. It also allows nested list/tuple values, '
@@ -50,16 +47,20 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file {args.config} does not exist')
-    cfg = Config.fromfile(args.config)
+    from mmfss.utils.tool_checks import run_tool
+    return run_tool(lambda: train(args))
+
+
+def train(args):
+    from mmengine.logging import print_log
+    from mmengine.runner import Runner
+    from mmseg.registry import RUNNERS
+
+    import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
+    from mmfss.utils import (check_checkpoint_file, check_dataset_paths, load_tool_config,
+                             setup_cpu_dist, teardown_dist, trust_checkpoint)
+    cfg = load_tool_config(args.config, args.cfg_options, args.data_root)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.data_root is not None:
-        if not osp.isdir(args.data_root):
-            raise FileNotFoundError(f'--data-root {args.data_root} is not a folder')
-        set_data_root(cfg, args.data_root)
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -82,13 +83,14 @@ def main():
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume checkpoint {args.resume} does not exist')
+        check_checkpoint_file(args.resume, '--resume checkpoint')
         cfg.resume = True
         cfg.load_from = args.resume
     # Files the user named may fall back to weights_only=False (see mmfss.utils.checkpoint).
     if cfg.get('load_from'):
+        check_checkpoint_file(cfg.load_from, 'load_from checkpoint')
         trust_checkpoint(cfg.load_from)
+    check_dataset_paths(cfg, ['train_dataloader', 'val_dataloader'])
 
     setup_cpu_dist(cfg, args.launcher)
     if 'runner_type' not in cfg:
@@ -100,4 +102,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

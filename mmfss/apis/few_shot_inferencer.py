@@ -12,19 +12,35 @@ from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample
-from PIL import Image
 from rich.progress import track
 
+from mmfss.datasets.mask_reader import MaskValue, read_mask
 from mmfss.datasets.transforms.formatting import image_to_tensor
 from mmfss.models.utils import SupportEncoding
-from mmfss.utils import save_png, trust_checkpoint
+from mmfss.models.utils.way_fusion import BACKGROUND_RULES
+from mmfss.utils import check_checkpoint_file, check_device, save_png, trust_checkpoint
 from mmfss.visualization import episode_panel, overlay_mask, way_palette
 
-__all__ = ['FewShotInferencer', 'SupportSet']
+__all__ = ['FewShotInferencer', 'SupportSet', 'list_images', 'MASK_SUFFIX']
 
 ImageType = Union[str, np.ndarray]
 PairType = Tuple[ImageType, ImageType]
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+MASK_SUFFIX = '_mask'  # X_mask.png is the mask of X.jpg in support folders
+
+
+def list_images(folder: str) -> List[str]:
+    """The image files of a query folder, sorted; ``*_mask.*`` files are masks, not queries.
+
+    Raises:
+        ValueError: the folder holds no image.
+    """
+    files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)
+                   and not osp.splitext(f)[0].endswith(MASK_SUFFIX))
+    if not files:
+        raise ValueError(f'query folder {folder} holds no image ({", ".join(IMAGE_EXTENSIONS)}; '
+                         f'files named *{MASK_SUFFIX}.* are masks)')
+    return [osp.join(folder, f) for f in files]
 # loading and labelling steps of the test pipelines: the inferencer loads images itself
 _LOADERS = ('LoadImageFromFile', 'LoadImageFromNDArray', 'LoadAnnotations', 'BinarizeMask')
 
@@ -68,9 +84,11 @@ class FewShotInferencer(BaseInferencer):
     support image once, each query once.
 
     Images are file paths or ``np.ndarray`` [H, W, 3] uint8 in BGR order (as ``mmcv.imread``
-    returns them, mmseg's convention). Masks are paths (read with PIL, so palette PNGs give
-    their indices) or arrays [H, W] (or [H, W, C]); any non-zero value is foreground. Each
-    mask must have its image's size and hold foreground.
+    returns them, mmseg's convention). Masks are paths or arrays, read by
+    :func:`~mmfss.datasets.mask_reader.read_mask` (0/255, 0/1, VOC style with a 255 border,
+    alpha channels, colour masks, JPEGs, 1- and 16-bit PNGs; ``mask_value`` /
+    ``mask_threshold`` choose the reading of ambiguous masks). Each mask must have its
+    image's size and mark the object.
 
     N-way: ``supports`` may be a dict ``{class name: [(image, mask), ...]}`` with the same
     number of shots for every class; labels 1..N follow the dict's order, and the fused
@@ -78,17 +96,25 @@ class FewShotInferencer(BaseInferencer):
     :func:`~mmfss.models.utils.fuse_ways`).
 
     Args:
-        model (str | dict | Config): Config file, config, or metafile model name.
+        model (str | dict | Config): Config file or config (mmfss has no model zoo: there
+            are no model names).
         weights (str, optional): Checkpoint. Named by the user, so it may be loaded with
             ``weights_only=False`` if it needs it (see :mod:`mmfss.utils.checkpoint`).
         device (str): Device to run on. Defaults to ``'cpu'``.
         scope (str): Registry scope. Defaults to ``'mmseg'``.
         show_progress (bool): Show a progress bar over query batches.
+        background_rule (str, optional): How N-way predictions decide background
+            (``'mean'`` or ``'threshold'``, see :func:`~mmfss.models.utils.fuse_ways`);
+            None keeps the config's ``test_cfg.background_rule``.
+        fg_threshold (float, optional): Foreground probability threshold of
+            ``background_rule='threshold'``; None keeps the config's.
 
     Raises:
+        FileNotFoundError: the config or checkpoint file does not exist.
         TypeError: the config's model is not a few-shot segmentor.
-        ValueError: the checkpoint does not fit the config's model (missing, unexpected or
-            differently shaped weights), or the config has no few-shot test pipeline.
+        ValueError: the device is unusable, the checkpoint is no PyTorch checkpoint or does
+            not fit the config's model (missing, unexpected or differently shaped weights),
+            or the config has no few-shot test pipeline.
     """
 
     def __init__(self,
@@ -96,18 +122,34 @@ class FewShotInferencer(BaseInferencer):
                  weights: Optional[str] = None,
                  device: str = 'cpu',
                  scope: str = 'mmseg',
-                 show_progress: bool = True) -> None:
+                 show_progress: bool = True,
+                 background_rule: Optional[str] = None,
+                 fg_threshold: Optional[float] = None) -> None:
         init_default_scope(scope)
-        if isinstance(model, str) and not osp.isfile(model) and model.endswith('.py'):
-            raise FileNotFoundError(f'config file {model} does not exist')
+        if isinstance(model, (str, os.PathLike)):
+            model = os.fspath(model)
+            if not osp.isfile(model):
+                raise FileNotFoundError(f'config file {model} does not exist (mmfss has no '
+                                        'model names: give a config file)')
         if weights is not None:
             if not osp.isfile(weights):
                 raise FileNotFoundError(f'checkpoint {weights} does not exist')
+            check_checkpoint_file(weights)
             trust_checkpoint(weights)
+        check_device(device, 'device')
+        if background_rule is not None and background_rule not in BACKGROUND_RULES:
+            raise ValueError(f'background_rule must be one of {BACKGROUND_RULES}, got '
+                             f'{background_rule!r}')
+        if fg_threshold is not None and not 0 < float(fg_threshold) < 1:
+            raise ValueError(f'fg_threshold must be in (0, 1), got {fg_threshold}')
         self._config_name = model if isinstance(model, str) else 'the given config'
         self._weights_name = weights
         super().__init__(model=model, weights=weights, device=device, scope=scope,
                          show_progress=show_progress)
+        if background_rule is not None:
+            self.model.background_rule = background_rule
+        if fg_threshold is not None:
+            self.model.fg_threshold = float(fg_threshold)
 
     # ------------------------------------------------------------------ set-up
     def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
@@ -118,6 +160,9 @@ class FewShotInferencer(BaseInferencer):
         if checkpoint is None:
             super()._load_weights_to_model(model, checkpoint, cfg)  # warns: random weights
             return
+        if not isinstance(checkpoint, dict):
+            raise ValueError(f'checkpoint {self._weights_name} holds a '
+                             f'{type(checkpoint).__name__}, not a state dict')
         state = checkpoint.get('state_dict', checkpoint)
         state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
         own = model.state_dict()
@@ -195,47 +240,34 @@ class FewShotInferencer(BaseInferencer):
         return img, path
 
     @staticmethod
-    def _load_mask(mask: ImageType, what: str) -> Tuple[np.ndarray, str]:
-        if isinstance(mask, np.ndarray):
-            array, name = mask, f'{what} mask (array)'
-        else:
-            path = os.fspath(mask)
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'{what}: mask {path} does not exist')
-            try:
-                with Image.open(path) as f:
-                    array = np.asarray(f)
-            except OSError as err:
-                raise ValueError(f'{what}: mask {path} cannot be read ({err})') from err
-            name = f'mask {path}'
-        if array.ndim == 3:
-            array = array.any(axis=-1)
-        if array.ndim != 2:
-            raise ValueError(f'{what}: {name} must be [H, W] or [H, W, C], got {array.shape}')
-        return (array != 0).astype(np.uint8), name
+    def _load_mask(mask: ImageType, what: str, mask_value: MaskValue = None,
+                   mask_threshold: Optional[float] = None) -> Tuple[np.ndarray, str]:
+        """[H, W] uint8 mask (1 object, 0 background, 255 ignore) and how errors name it."""
+        if not isinstance(mask, np.ndarray) and not osp.isfile(os.fspath(mask)):
+            raise FileNotFoundError(f'{what}: mask {os.fspath(mask)} does not exist')
+        reading = read_mask(mask, mask_value=mask_value, threshold=mask_threshold, what=what)
+        return reading.mask, reading.source
 
-    def _support_tensors(self, pairs: Sequence[PairType], way: int):
+    def _support_tensors(self, pairs: Sequence[PairType], way: int,
+                         mask_value: MaskValue = None, mask_threshold: Optional[float] = None):
         images, masks, rgb, binary = [], [], [], []
         for i, pair in enumerate(pairs):
             what = f'support {i + 1} of way {way}'
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError(f'{what}: expected an (image, mask) pair, got {pair!r}')
             img, path = self._load_image(pair[0], what)
-            mask, mask_name = self._load_mask(pair[1], what)
+            mask, mask_name = self._load_mask(pair[1], what, mask_value, mask_threshold)
             img_name = path or 'the image array'
             if mask.shape != img.shape[:2]:
-                raise ValueError(f'{what}: {mask_name} is {mask.shape[1]}x{mask.shape[0]} '
+                raise ValueError(f'{mask_name} is {mask.shape[1]}x{mask.shape[0]} '
                                  f'(WxH) but {img_name} is {img.shape[1]}x{img.shape[0]}')
-            if not mask.any():
-                raise ValueError(f'{what}: {mask_name} is empty (no non-zero pixel): a '
-                                 'support needs the object marked')
             results = self.support_pipeline(
                 dict(img=img, img_path=path, img_shape=img.shape[:2], ori_shape=img.shape[:2],
                      gt_seg_map=mask, seg_fields=['gt_seg_map'], **self._protocol_keys))
             images.append(image_to_tensor(results['img']))
             masks.append(torch.from_numpy(results['gt_seg_map'].astype(np.int64)))
             rgb.append(mmcv.bgr2rgb(img))
-            binary.append(mask)
+            binary.append((mask == 1).astype(np.uint8))
         return images, masks, rgb, binary
 
     def _needs_class_names(self) -> bool:
@@ -243,13 +275,17 @@ class FewShotInferencer(BaseInferencer):
 
     @torch.no_grad()
     def encode_supports(self, supports: Union[Sequence[PairType], Dict[str, Sequence[PairType]]],
-                        class_name: Optional[str] = None) -> SupportSet:
+                        class_name: Optional[str] = None, mask_value: MaskValue = None,
+                        mask_threshold: Optional[float] = None) -> SupportSet:
         """Load, check and encode the supports of a task once.
 
         Args:
             supports: ``[(image, mask), ...]`` (one class, named ``class_name``) or
                 ``{class name: [(image, mask), ...], ...}`` (N-way).
             class_name (str, optional): Name of the one class (text priors need it).
+            mask_value (int | tuple, optional): The object's value (or colour) in every
+                mask; see :func:`~mmfss.datasets.mask_reader.read_mask`.
+            mask_threshold (float, optional): Grey levels ``>=`` it are the object.
 
         Returns:
             SupportSet: pass it as ``supports`` to :meth:`__call__` for any number of calls.
@@ -270,7 +306,8 @@ class FewShotInferencer(BaseInferencer):
         if self._needs_class_names() and any(not n for n in names):
             raise ValueError(f'{self._config_name} uses text priors (CLIPPriorNeck): give the '
                              'class name (class_name=..., or --class-name)')
-        loaded = [self._support_tensors(g, way) for way, g in enumerate(groups, 1)]
+        loaded = [self._support_tensors(g, way, mask_value, mask_threshold)
+                  for way, g in enumerate(groups, 1)]
         flat_imgs = [i for imgs, _, _, _ in loaded for i in imgs]
         flat_masks = [m for _, masks, _, _ in loaded for m in masks]
         pre = self.model.data_preprocessor
@@ -289,20 +326,17 @@ class FewShotInferencer(BaseInferencer):
 
     # ------------------------------------------------------------------ queries
     def _query_list(self, queries) -> List[ImageType]:
-        if isinstance(queries, (str, os.PathLike)) and osp.isdir(queries):
-            folder = os.fspath(queries)
-            files = sorted(f for f in os.listdir(folder)
-                           if f.lower().endswith(IMAGE_EXTENSIONS))
-            if not files:
-                raise ValueError(f'query folder {folder} holds no image '
-                                 f'({", ".join(IMAGE_EXTENSIONS)})')
-            return [osp.join(folder, f) for f in files]
         if isinstance(queries, (str, os.PathLike, np.ndarray)):
-            return [queries]
-        queries = list(queries)
-        if not queries:
+            queries = [queries]
+        flat: List[ImageType] = []
+        for query in queries:
+            if isinstance(query, (str, os.PathLike)) and osp.isdir(query):
+                flat += list_images(os.fspath(query))
+            else:
+                flat.append(query)
+        if not flat:
             raise ValueError('no query given')
-        return queries
+        return flat
 
     @staticmethod
     def _names(queries: List[ImageType]) -> List[str]:
@@ -338,12 +372,14 @@ class FewShotInferencer(BaseInferencer):
                  return_probs: bool = False,
                  out_dir: Optional[str] = None,
                  panels: bool = False,
-                 opacity: float = 0.5) -> dict:
+                 opacity: float = 0.5,
+                 mask_value: MaskValue = None,
+                 mask_threshold: Optional[float] = None) -> dict:
         """Segment the support class(es) in every query.
 
         Args:
-            queries: An image path, a folder (its image files, sorted), an array, or a list
-                of paths/arrays.
+            queries: An image path, a folder (its image files, sorted, without ``*_mask.*``
+                files), an array, or a list of paths, folders and arrays.
             supports: ``[(image, mask), ...]``, ``{class name: [(image, mask), ...]}`` or a
                 :class:`SupportSet` from :meth:`encode_supports`.
             class_name (str, optional): Name of the one class (text priors need it).
@@ -354,6 +390,8 @@ class FewShotInferencer(BaseInferencer):
                 also ``panel/<name>.png`` (supports with masks next to the prediction).
                 Files are written atomically.
             opacity (float): Opacity of the overlay colours.
+            mask_value, mask_threshold: Reading of the support masks (see
+                :meth:`encode_supports`); unused with a :class:`SupportSet`.
 
         Returns:
             dict: ``names`` (output name of each query), ``masks`` (list of [H, W] uint8
@@ -364,7 +402,7 @@ class FewShotInferencer(BaseInferencer):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f'batch_size must be an int >= 1, got {batch_size!r}')
         support_set = (supports if isinstance(supports, SupportSet) else
-                       self.encode_supports(supports, class_name))
+                       self.encode_supports(supports, class_name, mask_value, mask_threshold))
         queries = self._query_list(queries)
         names = self._names(queries)
         batches = [list(zip(queries, names))[i:i + batch_size]

@@ -301,13 +301,17 @@ class BaseEpisodicDataset(BaseDataset):
                              f'0..{self.num_classes} and {self.ignore_index}')
         return {int(v): int(n) for v, n in zip(values, counts) if 1 <= v <= self.num_classes}
 
+    def stats_key(self) -> str:
+        """What :meth:`count_classes` depends on besides the files (the cache key)."""
+        return f'{type(self).__name__}:{self.num_classes}:{self.ignore_index}'
+
     def label_stats(self, data_list: List[dict]) -> List[Dict[int, int]]:
         """Check the files of ``data_list`` and count the class pixels of each (cached).
 
         Raises:
             OSError | ValueError: naming the file (and the list it comes from).
         """
-        key = f'{type(self).__name__}:{self.num_classes}:{self.ignore_index}'
+        key = self.stats_key()
         try:
             return scan_label_stats(data_list, self.count_classes, key, self.stats_cache_dir)
         except (OSError, ValueError) as err:

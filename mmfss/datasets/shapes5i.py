@@ -45,6 +45,7 @@ class Shapes5iDataset(BaseEpisodicDataset):
     """
 
     METAINFO = dict(classes=('background', ) + SHAPES5I_CLASSES)
+    generates_data = True  # written on first use: the tools do not check data_root
     num_classes = 20
 
     def __init__(self,

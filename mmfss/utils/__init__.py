@@ -3,10 +3,14 @@ from .checkpoint import (from_plain, is_trusted_checkpoint, load_from_local, to_
                          trust_checkpoint)
 from .data_root import set_data_root
 from .dist_utils import setup_cpu_dist, teardown_dist
+from .tool_checks import (ToolInputError, check_checkpoint_file, check_config_file,
+                          check_dataset_paths, check_device, load_tool_config,
+                          run_tool)
 from .train_then_test import train_then_test
 
 __all__ = [
     'atomic_write', 'dump_json', 'save_png', 'trust_checkpoint', 'is_trusted_checkpoint', 'load_from_local',
     'to_plain', 'from_plain', 'set_data_root', 'setup_cpu_dist', 'teardown_dist',
-    'train_then_test'
+    'train_then_test', 'ToolInputError', 'check_checkpoint_file', 'check_config_file',
+    'check_dataset_paths', 'check_device', 'load_tool_config', 'run_tool'
 ]

@@ -205,3 +205,72 @@ class TestBadInput:
             inferencer(pair[0], [pair])
         out = inferencer(pair[0], [pair], class_name='disk-stripes')
         assert out['masks'][0].shape == (96, 96)
+
+
+def test_mask_formats_people_save(inferencer, val_dataset, tmp_path):
+    """The same support mask saved as 0/255, an RGBA cut-out and a 16-bit PNG gives the same
+    prediction; VOC style (object 1 + a 255 border, ignored) and a JPEG all but a few
+    pixels."""
+    query, supports, class_id = val_dataset.episodes[0]
+    image = _image(val_dataset, supports[0])
+    label = np.asarray(Image.open(val_dataset.data_list[
+        val_dataset._name_to_index[supports[0]]]['seg_map_path']))
+    obj = label == class_id
+    Image.fromarray(obj.astype(np.uint8) * 255).save(tmp_path / 'plain.png')
+    voc = obj.astype(np.uint8)
+    voc[label == 255] = 255
+    Image.fromarray(voc, 'P').save(tmp_path / 'voc.png')
+    rgba = np.zeros((*obj.shape, 4), np.uint8)
+    rgba[obj] = (200, 30, 90, 255)
+    rgba[~obj, 3] = 0
+    Image.fromarray(rgba, 'RGBA').save(tmp_path / 'cutout.png')
+    Image.fromarray(obj.astype(np.uint16) * 65535).save(tmp_path / 'deep.png')
+    Image.fromarray(obj.astype(np.uint8) * 255).save(tmp_path / 'lossy.jpg', quality=75)
+    q = _image(val_dataset, query)
+    plain = inferencer(q, [(image, str(tmp_path / 'plain.png'))])['masks'][0]
+    for name in ('cutout.png', 'deep.png'):
+        assert np.array_equal(inferencer(q, [(image, str(tmp_path / name))])['masks'][0],
+                              plain), name
+    for name in ('voc.png', 'lossy.jpg'):  # border ignored / JPEG noise: nearly the same
+        other = inferencer(q, [(image, str(tmp_path / name))])['masks'][0]
+        assert (other == plain).mean() > 0.98, name
+
+
+def test_folder_queries_skip_masks_and_rule_options(trained_shapes_model, val_dataset,
+                                                     tmp_path):
+    from mmfss.apis.few_shot_inferencer import list_images
+    _, supports, class_id = val_dataset.episodes[0]
+    image = _image(val_dataset, supports[0])
+    mask = _mask_file(val_dataset, supports[0], class_id, str(tmp_path))
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    Image.open(image).save(folder / 'a.jpg')
+    Image.open(mask).save(folder / 'a_mask.png')
+    assert list_images(str(folder)) == [str(folder / 'a.jpg')]
+    config, checkpoint = trained_shapes_model
+    inf = FewShotInferencer(config, checkpoint, show_progress=False,
+                            background_rule='threshold', fg_threshold=0.3)
+    assert inf.model.background_rule == 'threshold' and inf.model.fg_threshold == 0.3
+    assert inf(str(folder), [(image, mask)])['names'] == ['a']
+    with pytest.raises(ValueError, match="background_rule must be one of"):
+        FewShotInferencer(config, checkpoint, background_rule='max')
+    with pytest.raises(ValueError, match=r'fg_threshold must be in \(0, 1\)'):
+        FewShotInferencer(config, checkpoint, fg_threshold=1.5)
+
+
+def test_devices_and_checkpoints_are_checked(trained_shapes_model, tmp_path):
+    config, checkpoint = trained_shapes_model
+    with pytest.raises(ValueError, match="device 'gpu' is not a device"):
+        FewShotInferencer(config, checkpoint, device='gpu')
+    if torch.cuda.is_available():
+        missing, message = f'cuda:{torch.cuda.device_count()}', 'CUDA device'
+    else:
+        missing, message = 'cuda:0', 'CUDA is not available on this machine'
+    with pytest.raises(ValueError, match=message):
+        FewShotInferencer(config, checkpoint, device=missing)
+    text = tmp_path / 'notes.pth'
+    text.write_text('epoch 12: loss 0.31\n')
+    with pytest.raises(ValueError, match=r'notes\.pth is not a PyTorch checkpoint'):
+        FewShotInferencer(config, str(text))
+    with pytest.raises(FileNotFoundError, match='no model names'):
+        FewShotInferencer('fss-baseline_r18')

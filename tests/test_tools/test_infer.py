@@ -101,3 +101,50 @@ def test_bad_input_is_named(trained_shapes_model, files, tmp_path, capsys):
     with pytest.raises(SystemExit):
         tool.main(base)  # no supports at all
     assert 'not both and not neither' in capsys.readouterr().err
+
+
+def test_devices_checkpoints_and_mask_options(trained_shapes_model, files, tmp_path, capsys):
+    config, checkpoint = trained_shapes_model
+    tool = _tool()
+    one = sorted((files / 'supports').iterdir())[0]
+    image = str(sorted(one.glob('*.jpg'))[0])
+    mask = image.replace('.jpg', '_mask.png')
+    base = [config, checkpoint, '--query', str(files / 'queries'), '--out-dir', str(tmp_path),
+            '--support', image]
+
+    def error(argv):
+        assert tool.main(argv) == 2
+        err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert len(err) == 1 and err[0].startswith('error: '), err
+        return err[0]
+
+    assert "--device 'gpu' is not a device" in error(base + [mask, '--device', 'gpu'])
+    if not __import__('torch').cuda.is_available():
+        assert 'CUDA is not available' in error(base + [mask, '--device', 'cuda:0'])
+    text = tmp_path / 'notes.pth'
+    text.write_text('hello')
+    argv = [config, str(text)] + base[2:] + [mask]
+    assert 'notes.pth is not a PyTorch checkpoint' in error(argv)
+    # a label map: ambiguous until --mask-value picks the object
+    label = np.asarray(Image.open(mask)) // 255
+    label = label + (np.arange(label.shape[1])[None, :] < 10) * 2 * (label == 0)
+    labels = tmp_path / 'labels.png'
+    Image.fromarray(label.astype(np.uint8)).save(labels)
+    line = error(base + [str(labels)])
+    assert 'labels.png holds several object values (1, 2;' in line and '--mask-value' in line
+    assert tool.main(base + [str(labels), '--mask-value', '1']) == 0
+    out = capsys.readouterr().out
+    assert 'labels.png: mask_value 1 = object' in out
+    by_value = np.asarray(Image.open(sorted((tmp_path / 'pred').glob('*.png'))[0]))
+    assert tool.main(base + [mask]) == 0
+    assert 'value 255 = object, 0 = background' in capsys.readouterr().out
+    plain = np.asarray(Image.open(sorted((tmp_path / 'pred').glob('*.png'))[0]))
+    assert np.array_equal(by_value, plain)
+    # a mask covering nearly the whole image: read, with one warning line naming it
+    inverted = tmp_path / 'inverted.png'
+    full = np.full(label.shape, 255, np.uint8)
+    full[:4, :4] = 0
+    Image.fromarray(full).save(inverted)
+    assert tool.main(base + [str(inverted)]) == 0
+    err = capsys.readouterr().err
+    assert err.count('warning: ') == 1 and 'inverted.png' in err and 'covers' in err

@@ -1,3 +1,4 @@
+import warnings
 from typing import Optional
 
 import cv2
@@ -6,8 +7,36 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
 from ..label_stats import grey_levels
+from ..mask_reader import MaskReadingWarning, read_mask
 
-__all__ = ['BinarizeMask', 'masks_to_boxes']
+__all__ = ['BinarizeMask', 'masks_to_boxes', 'apply_label_lut']
+
+
+def apply_label_lut(label: np.ndarray, lut: np.ndarray, path: Optional[str] = None
+                    ) -> np.ndarray:
+    """Map stored label values through a lookup table; -1 entries are values that no class
+    or ignore rule covers, and raise naming the file.
+
+    Args:
+        label (np.ndarray): [H, W] integer label map as stored.
+        lut (np.ndarray): [V] int table: stored value -> episode class id (0 background,
+            255 ignore, -1 invalid).
+        path (str, optional): The label file, for the error message.
+
+    Returns:
+        np.ndarray: [H, W] uint8 class ids.
+    """
+    if label.ndim != 2:
+        raise ValueError(f'label map {path} must be single-channel, got shape {label.shape}')
+    if label.size and int(label.max()) >= len(lut):
+        raise ValueError(f'label map {path} holds value {int(label.max())}, beyond the '
+                         f'{len(lut)} values its dataset defines')
+    mapped = lut[label]
+    if (mapped < 0).any():
+        bad = sorted({int(v) for v in np.unique(label[mapped < 0])})
+        raise ValueError(f'label map {path} holds values {bad[:10]} that are no class of its '
+                         'dataset and not its ignore index')
+    return mapped.astype(np.uint8)
 
 
 
@@ -58,8 +87,16 @@ class BinarizeMask(BaseTransform):
     label 255 on: FSS-1000 has 520 training classes; its configs move the ignore index
     above them).
 
+    Datasets of users' data: ``label_lut`` (set by
+    :class:`~mmfss.datasets.EpisodicSegDataset`) first maps the stored values of an mmseg
+    dataset's label map to episode class ids (its ``reduce_zero_label`` and ``label_map``
+    included); ``mask_reading`` (set by :class:`~mmfss.datasets.ClassFolderDataset`) reads the
+    mask file with :func:`~mmfss.datasets.mask_reader.read_mask` and those options instead of
+    ``gt_seg_map`` (1 object, 0 background, 255 ignore).
+
     Required keys: ``gt_seg_map``, ``class_id`` (class label maps). Optional keys:
-    ``label_threshold``, ``foreground_label``, ``mask_annotation``, ``class_ids``. Modified keys: ``gt_seg_map`` (uint8, [H, W];
+    ``label_threshold``, ``foreground_label``, ``mask_annotation``, ``class_ids``,
+    ``label_lut``, ``mask_reading``. Modified keys: ``gt_seg_map`` (uint8, [H, W];
     uint16 for a ``foreground_label`` from 255 on).
 
     Args:
@@ -80,7 +117,16 @@ class BinarizeMask(BaseTransform):
         label = results['gt_seg_map']
         threshold: Optional[int] = results.get('label_threshold')
         class_ids = results.get('class_ids')
-        if threshold is not None:
+        if 'label_lut' in results:  # EpisodicSegDataset: stored values -> episode class ids
+            label = apply_label_lut(label, results['label_lut'], results.get('seg_map_path'))
+        if 'mask_reading' in results:  # ClassFolderDataset: a user's mask, one class
+            with warnings.catch_warnings():  # the dataset warned once when it was built
+                warnings.simplefilter('ignore', MaskReadingWarning)
+                reading = read_mask(results['seg_map_path'], **results['mask_reading'])
+            binary = reading.mask.copy()
+            if class_ids is not None:  # N-way query: its own class's way
+                binary[binary == 1] = list(class_ids).index(results['class_id']) + 1
+        elif threshold is not None:
             binary = (grey_levels(label) >= threshold).astype(np.uint8)
             if class_ids is not None:  # N-way query: the mask of its own class
                 binary *= np.uint8(list(class_ids).index(results['class_id']) + 1)
