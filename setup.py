@@ -36,7 +36,13 @@ def get_extensions():
     without build isolation (``tools/install_env.sh`` does); MMFSS_WITH_OPS=0 skips them."""
     if os.getenv('MMFSS_WITH_OPS', '1') == '0':
         return [], {}
-    from torch.utils.cpp_extension import BuildExtension, CppExtension
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:  # pip's isolated build: torch is not visible, build without them
+        print('mmfss: torch is not importable while building, so the optional C++ passes of '
+              'mmfss.ot are not compiled (they run as torch ops); install with '
+              '`pip install -e . --no-build-isolation` to compile them')
+        return [], {}
     # -fopenmp: at::parallel_for is OpenMP in torch's CPU builds (torch's own libgomp is
     # the one loaded); -Wno-psabi: the 64-byte vector helpers are always inlined into their
     # multi-versioned callers, so GCC's note on their baseline-ISA ABI never applies
@@ -48,7 +54,8 @@ def get_extensions():
 
 ext_modules, cmdclass = get_extensions()
 extras_require = {
-    'tests': ['pytest>=8', 'pytest-timeout', 'hypothesis>=6', 'POT==0.9.7.post1'],
+    'tests': ['pytest>=8', 'pytest-timeout', 'hypothesis>=6', 'POT==0.9.7.post1', 'nbformat>=5.9',
+              'nbclient>=0.10', 'ipykernel>=6.29'],
 }
 
 setup(

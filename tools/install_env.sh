@@ -39,7 +39,7 @@ RUNTIME_PINS=(
   "scipy"
   "pycocotools>=2.0"
 )
-TEST_PINS=("pytest>=8" "pytest-timeout" "hypothesis>=6" "POT==0.9.7.post1")  # = setup.py extras_require["tests"]
+TEST_PINS=("pytest>=8" "pytest-timeout" "hypothesis>=6" "POT==0.9.7.post1" "nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29")  # = setup.py extras_require["tests"]
 BUILD_PINS=("setuptools>=77,<81" "wheel" "ninja" "packaging")
 
 log() { printf '[mmfss install] %s\n' "$*" >&2; }

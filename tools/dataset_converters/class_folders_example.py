@@ -41,11 +41,14 @@ def write_example(out: str, per_class: int = 40, min_pixels: int = 128, seed: in
     from mmfss.datasets import SHAPES5I_CLASSES, generate_shapes5i
     if osp.isdir(out) and os.listdir(out):
         raise FileExistsError(f'{out} exists and is not empty')
-    counts = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    parent = osp.dirname(osp.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent) as tmp:
         src = osp.join(tmp, 'shapes5i')
-        # enough images for every class to reach per_class (each image holds 1-3 classes)
-        generate_shapes5i(src, seed=seed, num_train=max(200, 12 * per_class), num_val=0)
+        dst = osp.join(tmp, 'out')  # renamed to `out` once complete
+        # enough images for every class to reach per_class (each image holds 1-3 classes,
+        # about 10% of the images hold a given class)
+        generate_shapes5i(src, seed=seed, num_train=max(400, 20 * per_class), num_val=0)
         with open(osp.join(src, 'lists', 'train.txt')) as f:
             pairs = [line.split() for line in f if line.strip()]
         todo = {c: per_class for c in range(1, len(SHAPES5I_CLASSES) + 1)}
@@ -54,7 +57,7 @@ def write_example(out: str, per_class: int = 40, min_pixels: int = 128, seed: in
             for c in [c for c, n in todo.items() if n > 0]:
                 if (label == c).sum() < min_pixels:
                     continue
-                folder = osp.join(out, SHAPES5I_CLASSES[c - 1])
+                folder = osp.join(dst, SHAPES5I_CLASSES[c - 1])
                 os.makedirs(folder, exist_ok=True)
                 index = per_class - todo[c]
                 shutil.copy(osp.join(src, img_rel), osp.join(folder, f'{index:04d}.jpg'))
@@ -65,9 +68,12 @@ def write_example(out: str, per_class: int = 40, min_pixels: int = 128, seed: in
                 break
         short = {SHAPES5I_CLASSES[c - 1]: per_class - n for c, n in todo.items() if n}
         if short:
-            raise RuntimeError(f'not enough Shapes-5i images for {short}')
-        counts = {name: per_class for name in SHAPES5I_CLASSES}
-    return counts
+            raise RuntimeError(f'only {short} images (of --per-class {per_class}) found for '
+                               'these classes; lower --per-class or --min-pixels')
+        if osp.isdir(out):
+            os.rmdir(out)  # empty, checked above
+        os.replace(dst, out)
+    return {name: per_class for name in SHAPES5I_CLASSES}
 
 
 def main(argv=None):
