@@ -6,7 +6,7 @@ INSTALL_STAMP := $(VENV)/.mmfss-install
 TEST_STAMP := $(VENV)/.mmfss-test-deps
 PYTEST_ARGS ?=
 
-.PHONY: install install-tests demo compare test test-fast clean
+.PHONY: install install-tests demo compare test test-fast check-mmseg-env clean
 
 install: $(INSTALL_STAMP)
 
@@ -32,6 +32,12 @@ test: install-tests
 
 test-fast: install-tests
 	$(PYTHON) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+# pip install -e . into a fresh environment holding only the stack, then mmseg's own
+# tools/train.py and tools/test.py on the demo config (see README, "Install into an existing
+# mmseg environment")
+check-mmseg-env: install
+	bash tools/check_mmseg_env.sh
 
 clean:
 	rm -rf $(VENV) work_dirs build *.egg-info mmfss/ot/_kernel_passes*.so

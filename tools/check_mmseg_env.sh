@@ -30,7 +30,7 @@ PIP=("$UV" pip install --python "$PY" --quiet)
 "${PIP[@]}" torch==2.14.1 torchvision==0.29.1 "setuptools>=77,<81" wheel pip
 "${PIP[@]}" "$WHEEL"
 "${PIP[@]}" mmengine==0.10.7 mmsegmentation==1.2.2 open_clip_torch==3.3.0 ftfy regex openmim
-if "$PY" -c 'import mmfss' 2>/dev/null; then log "mmfss is importable before installing it"; exit 1; fi
+if (cd "$ENV_DIR" && "$PY" -c 'import mmfss' 2>/dev/null); then log "mmfss is importable before installing it"; exit 1; fi
 FREEZE_BEFORE="$("$PY" -m pip freeze --exclude-editable | grep -v -i '^mmfss' | sort)"
 
 log "pip install -e . (the user's command)"
@@ -60,5 +60,5 @@ log "mmseg's tools/test.py on 8 episodes"
 (cd "$ENV_DIR" && "$PY" "$MMSEG_TOOLS/test.py" "$CFG" "$WORK/iter_2.pth" --work-dir "$WORK/test" \
   --cfg-options "${SMALL[@]}" > "$ENV_DIR/test.log" 2>&1) || { tail -40 "$ENV_DIR/test.log" >&2; exit 1; }
 grep -q "mIoU" "$ENV_DIR/test.log" || { log "no mIoU in mmseg's test output"; exit 1; }
-EXT="$("$PY" -c 'from mmfss.ot import kernel_passes; print(kernel_passes.extension_available())')"
+EXT="$(cd "$ENV_DIR" && "$PY" -c 'from mmfss.ot import kernel_passes; print(kernel_passes.extension_available())')"
 log "ok: mmfss installed into an mmseg environment without changing its stack (C++ passes built: $EXT); $(grep -o 'mIoU: [0-9.]*' "$ENV_DIR/test.log" | tail -1) after 2 iterations"

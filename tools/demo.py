@@ -17,7 +17,7 @@ from mmfss.utils import dump_json, train_then_test
 
 DEFAULT_CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))),
-    'configs/baseline/fss-baseline_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py')
+    'configs/baseline/fss-baseline_r18w16-d8_1xb8-1.2k_shapes5i-fold0-1shot.py')
 
 
 def parse_args():
