@@ -1,19 +1,11 @@
 # `make demo`: train the few-shot baseline on Shapes-5i (fold 0, 1-shot) on CPU, evaluate the
 # fixed-seed novel-class episodes, compare with two trivial references, write a summary.
+# torch, mmengine, mmseg and mmfss are imported after argument parsing (--help is instant).
 import argparse
 import os
 import os.path as osp
 import sys
 import time
-
-import torch
-import torch.nn.functional as F
-from mmengine.registry import init_default_scope
-from mmseg.registry import DATASETS
-
-import mmfss  # noqa: F401
-from mmfss.evaluation import FewShotIoUMetric
-from mmfss.utils import dump_json, train_then_test
 
 DEFAULT_CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))),
@@ -40,6 +32,8 @@ def reference_predictions(dataset):
     background) onto the query's original size with nearest neighbour and takes the
     per-pixel majority over the K shots.
     """
+    import torch
+    import torch.nn.functional as F
     for idx in range(len(dataset)):
         item = dataset[idx]
         sample = item['data_samples']
@@ -51,6 +45,7 @@ def reference_predictions(dataset):
 
 
 def evaluate_references(dataset):
+    from mmfss.evaluation import FewShotIoUMetric
     metrics = {name: FewShotIoUMetric() for name in ('all_foreground', 'support_mask')}
     for metric in metrics.values():
         metric.dataset_meta = dataset.metainfo
@@ -63,6 +58,12 @@ def evaluate_references(dataset):
 
 def main():
     args = parse_args()
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+
+    import mmfss  # noqa: F401
+    from mmfss.utils import dump_json, train_then_test
     start = time.time()
     metrics, cfg, timings = train_then_test(args.config, args.work_dir, args.max_iters)
     train_time, test_time = timings['train_time_s'], timings['test_time_s']

@@ -179,7 +179,7 @@ def _read_values(values: np.ndarray, kind: str, name: str, ignore_value: int
                      '(--mask-threshold T)')
 
 
-def _read_colour(values: np.ndarray, name: str, lossy: bool, warn) -> Tuple[np.ndarray, str]:
+def _read_colour(values: np.ndarray, lossy: bool, warn) -> Tuple[np.ndarray, str]:
     """Rules 3-4 on [H, W, 3] colour values."""
     if lossy:
         return ((values.max(axis=-1) >= 128).astype(np.uint8),
@@ -288,7 +288,7 @@ def read_mask(source: MaskSource,
                 if single:
                     mask, rule = _read_values(grey, kind, name, ignore_value)
                 else:
-                    mask, rule = _read_colour(values, name, lossy, pending.append)
+                    mask, rule = _read_colour(values, lossy, pending.append)
             except _Empty:
                 mask, rule = np.zeros(grey.shape[:2], np.uint8), 'every pixel is 0 (black)'
             reading = MaskReading(mask, rule, name)

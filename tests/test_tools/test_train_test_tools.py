@@ -1,4 +1,5 @@
 """End-to-end runs of tools/train.py, tools/test.py and the torchrun launch scripts on CPU."""
+import glob
 import json
 import os
 import os.path as osp
@@ -150,7 +151,11 @@ def test_cli_errors(tmp_path, monkeypatch, capsys):
     assert 'unrecognized arguments: --tta' in capsys.readouterr().err
 
 
-@pytest.mark.parametrize('tool', ['train.py', 'test.py', 'infer.py'])
+TOOLS = sorted(osp.relpath(p, f'{REPO}/tools') for pattern in ('*.py', '*/*.py')
+               for p in glob.glob(f'{REPO}/tools/{pattern}'))
+
+
+@pytest.mark.parametrize('tool', TOOLS)
 def test_help_imports_no_framework(tool):
     """--help parses arguments before torch/mmengine/mmseg are imported (it answers at once)."""
     code = ('import runpy, sys; sys.argv = [sys.argv[1], "--help"]\n'

@@ -29,14 +29,6 @@ import argparse
 import statistics
 import time
 
-import torch
-from mmseg.registry import MODELS
-from torch.utils.flop_counter import FlopCounterMode
-
-import mmfss  # noqa: F401
-from mmfss.models import EpisodeFeatures
-from mmfss.models.utils.clip_grad_cam import vit_last_block_input, vit_scores
-
 BACKBONE = dict(type='ResNetV1c', depth=50, num_stages=4, out_indices=(0, 1, 2, 3),
                 dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1), norm_cfg=dict(type='BN'),
                 contract_dilation=True)
@@ -54,6 +46,7 @@ def timed(fn, repeats: int) -> float:
 
 def count_flops(fn) -> int:
     """Matrix-product and convolution FLOPs of one call of ``fn``."""
+    from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
     with counter:
         fn()
@@ -73,6 +66,13 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # imported after parsing, so --help answers at once
+    import torch
+    from mmseg.registry import MODELS
+
+    import mmfss  # noqa: F401
+    from mmfss.models import EpisodeFeatures
+    from mmfss.models.utils.clip_grad_cam import vit_last_block_input, vit_scores
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')
     if args.threads:

@@ -13,10 +13,6 @@ import os.path as osp
 import subprocess
 import sys
 
-from mmengine.config import Config
-
-import mmfss  # noqa: F401
-from mmfss.utils import dump_json, train_then_test
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT = [
@@ -29,6 +25,7 @@ EPISODE_KEYS = ('type', 'fold', 'shot', 'seed', 'num_episodes', 'split', 'data_s
 
 
 def episode_setting(config: str) -> dict:
+    from mmengine.config import Config
     dataset = Config.fromfile(config).test_dataloader.dataset
     return {k: dataset.get(k) for k in EPISODE_KEYS}
 
@@ -48,6 +45,8 @@ def parse_args(argv=None):
 
 
 def run_one(args) -> int:
+    import mmfss  # noqa: F401
+    from mmfss.utils import dump_json, train_then_test
     metrics, _, timings = train_then_test(args.run, args.work_dir, args.max_iters)
     dump_json(dict(metrics=metrics, **timings), args.out, indent=2)
     return 0
@@ -98,6 +97,7 @@ def main(argv=None) -> int:
     for r in rows:
         print(f'{r["name"]:28s} {r["mIoU"]:7.2f} {r["FB_IoU"]:7.2f} {r["train_time_s"]:8.0f}')
     summary = osp.join(args.work_dir, 'comparison.json')
+    from mmfss.utils import dump_json
     dump_json(dict(setting=setting, results=rows), summary, indent=2)
     print(f'written to {summary}')
     return 0

@@ -13,12 +13,11 @@ and outside the query object, and its maximum (a probability should stay <= 1).
 """
 import argparse
 
-import torch
-import torch.nn.functional as F
-
 
 def synthetic_episode(size: int, dim: int, seed: int = 0):
     """Support and query nodes [1, 1, C, h, w] / [1, C, h, w] and their object masks."""
+    import torch
+    import torch.nn.functional as F
     g = torch.Generator().manual_seed(seed)
     obj_dir, bg_dir = F.normalize(torch.randn(2, dim, generator=g), dim=1)
 
@@ -42,6 +41,7 @@ def main() -> int:
     parser.add_argument('--eps', type=float, nargs='+', default=[0.05, 0.1])
     parser.add_argument('--iters', type=int, nargs='+', default=[10, 30, 100])
     args = parser.parse_args()
+    import torch  # after parsing: --help answers at once
 
     from mmseg.registry import MODELS
 

@@ -16,12 +16,6 @@ import os.path as osp
 import sys
 from typing import Dict, List, Tuple
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-
-from mmfss.utils import atomic_write  # noqa: E402
 
 Series = Dict[str, List[Tuple[float, float]]]
 
@@ -74,6 +68,11 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    from mmfss.utils import atomic_write
     try:
         runs = [load_series(scalar_files(r)) for r in args.runs]
     except (OSError, ValueError) as err:

@@ -21,10 +21,7 @@ import os.path as osp
 import sys
 from functools import partial
 
-import mmengine
 import numpy as np
-
-from mmfss.utils import save_png
 
 IGNORE = 255
 
@@ -57,6 +54,7 @@ def _convert(img_id: int, ann_file: str, out_dir: str, overwrite: bool) -> str:
     info = coco.loadImgs(img_id)[0]
     stem = osp.splitext(info['file_name'])[0]
     label = label_map(coco, info, {c: i + 1 for i, c in enumerate(cats)})
+    from mmfss.utils import save_png
     save_png(osp.join(out_dir, stem + '.png'), label, overwrite=overwrite)
     return stem
 
@@ -90,6 +88,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    import mmengine
     if args.nproc < 1:
         sys.exit(f'error: --nproc must be >= 1, got {args.nproc}')
     for split in args.splits:

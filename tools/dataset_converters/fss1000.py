@@ -14,15 +14,11 @@ import glob
 import os.path as osp
 import sys
 
-import mmengine
-
-from mmfss.datasets import fss1000_split_classes
-from mmfss.datasets.label_stats import check_image_file
-from mmfss.utils import dump_json
 
 
 def _readable(path: str) -> bool:
     try:
+        from mmfss.datasets.label_stats import check_image_file
         check_image_file(path)
         return True
     except OSError:
@@ -56,6 +52,10 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    import mmengine
+
+    from mmfss.datasets import fss1000_split_classes
+    from mmfss.utils import dump_json
     if not osp.isdir(args.root):
         sys.exit(f'error: folder {args.root} does not exist')
     if args.report and osp.exists(args.report) and not args.overwrite:

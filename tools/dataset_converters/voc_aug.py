@@ -19,11 +19,8 @@ import os.path as osp
 import sys
 from functools import partial
 
-import mmengine
 import numpy as np
 from PIL import Image
-
-from mmfss.utils import save_png
 
 NUM_CLASSES = 20
 
@@ -60,6 +57,7 @@ def convert_one(job, out_dir: str, overwrite: bool) -> str:
     bad = [int(v) for v in values if v > NUM_CLASSES and v != 255]
     if bad or (values < 0).any():
         raise ValueError(f'{path}: label values {bad or values.tolist()} outside 0..20 and 255')
+    from mmfss.utils import save_png
     save_png(osp.join(out_dir, name + '.png'), label.astype(np.uint8), overwrite=overwrite)
     return source
 
@@ -78,6 +76,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    import mmengine
     voc_dir = osp.join(args.voc_root, 'SegmentationClass')
     sbd_dir = osp.join(args.sbd_root, 'cls')
     for folder in (voc_dir, sbd_dir):
