@@ -41,6 +41,8 @@ def list_images(folder: str) -> List[str]:
         raise ValueError(f'query folder {folder} holds no image ({", ".join(IMAGE_EXTENSIONS)}; '
                          f'files named *{MASK_SUFFIX}.* are masks)')
     return [osp.join(folder, f) for f in files]
+
+
 # loading and labelling steps of the test pipelines: the inferencer loads images itself
 _LOADERS = ('LoadImageFromFile', 'LoadImageFromNDArray', 'LoadAnnotations', 'BinarizeMask')
 
