@@ -137,7 +137,7 @@ def run(args):
     import numpy as np
 
     from mmfss.apis import FewShotInferencer
-    from mmfss.datasets.mask_reader import parse_mask_value, read_mask
+    from mmfss.datasets.mask_reader import parse_mask_value
     from mmfss.utils import check_checkpoint_file, check_config_file, check_device
     check_config_file(args.config)
     check_checkpoint_file(args.checkpoint)
@@ -145,17 +145,13 @@ def run(args):
     mask_value = None if args.mask_value is None else parse_mask_value(args.mask_value)
     supports, class_name = collect_supports(args)
     queries = collect_queries(args.query)
-    groups = supports.values() if isinstance(supports, dict) else [supports]
-    for pair in (p for g in groups for p in g):  # say how each mask is read, before the model
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            reading = read_mask(pair[1], mask_value=mask_value, threshold=args.mask_threshold)
-        print(f'{reading.source}: {reading.rule} ({reading.coverage:.1%} object)')
     inferencer = FewShotInferencer(args.config, args.checkpoint, device=args.device,
                                    background_rule=args.background_rule,
                                    fg_threshold=args.fg_threshold)
     support_set = inferencer.encode_supports(supports, class_name, mask_value=mask_value,
                                              mask_threshold=args.mask_threshold)
+    for reading in (r for group in support_set.readings for r in group):
+        print(f'{reading.source}: {reading.rule} ({reading.coverage:.1%} object)')
     result = inferencer(queries, support_set, batch_size=args.batch_size,
                         out_dir=args.out_dir, panels=args.panels)
     names = [n or 'foreground' for n in result['class_names']]

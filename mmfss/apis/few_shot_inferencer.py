@@ -1,6 +1,6 @@
 import os
 import os.path as osp
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import mmcv
@@ -14,7 +14,7 @@ from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample
 from rich.progress import track
 
-from mmfss.datasets.mask_reader import MaskValue, read_mask
+from mmfss.datasets.mask_reader import MaskReading, MaskValue, read_mask
 from mmfss.datasets.transforms.formatting import image_to_tensor
 from mmfss.models.utils import SupportEncoding
 from mmfss.models.utils.way_fusion import BACKGROUND_RULES
@@ -58,12 +58,15 @@ class SupportSet:
         class_names (list[str | None]): Name of each way, in label order (label n = way n).
         images (list[list[np.ndarray]]): RGB support images of each way (for panels).
         masks (list[list[np.ndarray]]): Their binary masks (1 foreground).
+        readings (list[list[MaskReading]]): How each support mask was read (file, rule,
+            object share); empty for a set built by hand.
     """
 
     encoding: SupportEncoding
     class_names: List[Optional[str]]
     images: List[List[np.ndarray]]
     masks: List[List[np.ndarray]]
+    readings: List[List[MaskReading]] = field(default_factory=list)
 
     @property
     def ways(self) -> int:
@@ -243,22 +246,22 @@ class FewShotInferencer(BaseInferencer):
 
     @staticmethod
     def _load_mask(mask: ImageType, what: str, mask_value: MaskValue = None,
-                   mask_threshold: Optional[float] = None) -> Tuple[np.ndarray, str]:
-        """[H, W] uint8 mask (1 object, 0 background, 255 ignore) and how errors name it."""
+                   mask_threshold: Optional[float] = None) -> MaskReading:
+        """The [H, W] uint8 mask (1 object, 0 background, 255 ignore) and how it was read."""
         if not isinstance(mask, np.ndarray) and not osp.isfile(os.fspath(mask)):
             raise FileNotFoundError(f'{what}: mask {os.fspath(mask)} does not exist')
-        reading = read_mask(mask, mask_value=mask_value, threshold=mask_threshold, what=what)
-        return reading.mask, reading.source
+        return read_mask(mask, mask_value=mask_value, threshold=mask_threshold, what=what)
 
     def _support_tensors(self, pairs: Sequence[PairType], way: int,
                          mask_value: MaskValue = None, mask_threshold: Optional[float] = None):
-        images, masks, rgb, binary = [], [], [], []
+        images, masks, rgb, binary, readings = [], [], [], [], []
         for i, pair in enumerate(pairs):
             what = f'support {i + 1} of way {way}'
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError(f'{what}: expected an (image, mask) pair, got {pair!r}')
             img, path = self._load_image(pair[0], what)
-            mask, mask_name = self._load_mask(pair[1], what, mask_value, mask_threshold)
+            reading = self._load_mask(pair[1], what, mask_value, mask_threshold)
+            mask, mask_name = reading.mask, reading.source
             img_name = path or 'the image array'
             if mask.shape != img.shape[:2]:
                 raise ValueError(f'{mask_name} is {mask.shape[1]}x{mask.shape[0]} '
@@ -270,7 +273,8 @@ class FewShotInferencer(BaseInferencer):
             masks.append(torch.from_numpy(results['gt_seg_map'].astype(np.int64)))
             rgb.append(mmcv.bgr2rgb(img))
             binary.append((mask == 1).astype(np.uint8))
-        return images, masks, rgb, binary
+            readings.append(reading)
+        return images, masks, rgb, binary, readings
 
     def _needs_class_names(self) -> bool:
         return any(type(n).__name__ == 'CLIPPriorNeck' for n in getattr(self.model, 'necks', []))
@@ -310,8 +314,8 @@ class FewShotInferencer(BaseInferencer):
                              'class name (class_name=..., or --class-name)')
         loaded = [self._support_tensors(g, way, mask_value, mask_threshold)
                   for way, g in enumerate(groups, 1)]
-        flat_imgs = [i for imgs, _, _, _ in loaded for i in imgs]
-        flat_masks = [m for _, masks, _, _ in loaded for m in masks]
+        flat_imgs = [i for imgs, *_ in loaded for i in imgs]
+        flat_masks = [m for _, masks, *_ in loaded for m in masks]
         pre = self.model.data_preprocessor
         size = pre.target_size([i.shape[-2:] for i in flat_imgs])
         padded = [pre.pad_supports(i[None], m[None], size) for i, m in zip(flat_imgs, flat_masks)]
@@ -323,8 +327,9 @@ class FewShotInferencer(BaseInferencer):
             support.view(w, k, *support.shape[1:]), masks.view(w, k, *masks.shape[1:]),
             class_names=names)
         return SupportSet(encoding=encoding, class_names=names,
-                          images=[rgb for _, _, rgb, _ in loaded],
-                          masks=[b for _, _, _, b in loaded])
+                          images=[group[2] for group in loaded],
+                          masks=[group[3] for group in loaded],
+                          readings=[group[4] for group in loaded])
 
     # ------------------------------------------------------------------ queries
     def _query_list(self, queries) -> List[ImageType]:

@@ -6,14 +6,14 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmseg.registry import DATASETS
 
 from .base_episodic_dataset import BaseEpisodicDataset
-from .class_splits import novel_class_ids
+from .class_splits import ClassSplitMixin
 from .mask_reader import MaskValue, read_mask
 
 __all__ = ['ClassFolderDataset']
 
 
 @DATASETS.register_module()
-class ClassFolderDataset(BaseEpisodicDataset):
+class ClassFolderDataset(ClassSplitMixin, BaseEpisodicDataset):
     """Few-shot episodes from one folder per class (FSS-1000's layout) with a user's masks.
 
     Tree::
@@ -68,9 +68,6 @@ class ClassFolderDataset(BaseEpisodicDataset):
                  min_class_pixels: int = 1,
                  protocol: Optional[str] = None,
                  **kwargs) -> None:
-        if protocol is not None:
-            raise ValueError(f'ClassFolderDataset: protocol={protocol!r}: the reference '
-                             'protocols are for their benchmarks; use protocol=None')
         if not data_root or not osp.isdir(data_root):
             raise FileNotFoundError(f'ClassFolderDataset: data root {data_root} does not exist')
         if img_suffix == seg_map_suffix:
@@ -91,18 +88,11 @@ class ClassFolderDataset(BaseEpisodicDataset):
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
         self.mask_reading = dict(mask_value=mask_value, threshold=mask_threshold)
-        self._novel = novel_class_ids(self.class_folders, fold, num_folds, novel_classes,
-                                      fold_rule, owner='ClassFolderDataset')
-        if novel_classes is not None:
-            fold, self.num_folds = 0, 1
-        else:
-            self.num_folds = num_folds
+        fold = self._split_classes(self.class_folders, fold, num_folds, novel_classes,
+                                   fold_rule, protocol)
         kwargs.setdefault('metainfo', dict(classes=('background', ) + tuple(classes)))
         super().__init__(data_root=data_root, ann_file='', fold=fold, split=split,
                          min_class_pixels=min_class_pixels, protocol=None, **kwargs)
-
-    def fold_classes(self, fold: int) -> List[int]:
-        return list(self._novel)
 
     def load_data_list(self) -> List[dict]:
         data_list = []
@@ -132,7 +122,11 @@ class ClassFolderDataset(BaseEpisodicDataset):
     def count_classes(self, info: dict) -> Dict[int, int]:
         with warnings.catch_warnings():  # once per file here, never in the pipeline
             warnings.simplefilter('always')
-            reading = read_mask(info['seg_map_path'], allow_empty=True, **self.mask_reading)
+            try:
+                reading = read_mask(info['seg_map_path'], allow_empty=True, **self.mask_reading)
+            except ValueError as err:  # in a config the options are the dataset's keys
+                raise ValueError(f'{err} (in a config: the dataset\'s mask_value or '
+                                 'mask_threshold)') from err
         return {info['folder_class']: int((reading.mask == 1).sum())}
 
     def _image_info(self, name: str, class_id: int, support: bool = False) -> dict:

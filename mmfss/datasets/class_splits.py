@@ -1,7 +1,7 @@
 """Novel classes of a user's dataset: a list, or folds over the class list."""
 from typing import List, Optional, Sequence, Union
 
-__all__ = ['novel_class_ids', 'FOLD_RULES']
+__all__ = ['novel_class_ids', 'ClassSplitMixin', 'FOLD_RULES']
 
 FOLD_RULES = ('contiguous', 'interleaved')
 
@@ -61,3 +61,31 @@ def novel_class_ids(class_names: Sequence[str],
     size, extra = divmod(num, num_folds)
     start = fold * size + min(fold, extra)
     return list(range(start + 1, start + size + (fold < extra) + 1))
+
+
+class ClassSplitMixin:
+    """Novel classes by name or fold, for :class:`~mmfss.datasets.BaseEpisodicDataset`
+    subclasses over a user's class list (:class:`~mmfss.datasets.ClassFolderDataset`,
+    :class:`~mmfss.datasets.EpisodicSegDataset`), which no reference protocol covers."""
+
+    def _split_classes(self, class_names: Sequence[str], fold: int, num_folds: int,
+                       novel_classes: Optional[Sequence[Union[int, str]]], fold_rule: str,
+                       protocol: Optional[str]) -> int:
+        """Fix the novel classes and ``num_folds``; return the fold to pass to the base.
+
+        With ``novel_classes`` the classes given are the one fold (fold 0 of 1).
+        """
+        owner = type(self).__name__
+        if protocol is not None:
+            raise ValueError(f'{owner}: protocol={protocol!r}: the reference protocols are '
+                             'for their benchmarks; use protocol=None')
+        self._novel = novel_class_ids(class_names, fold, num_folds, novel_classes, fold_rule,
+                                      owner=owner)
+        if novel_classes is not None:
+            self.num_folds = 1
+            return 0
+        self.num_folds = num_folds
+        return fold
+
+    def fold_classes(self, fold: int) -> List[int]:
+        return list(self._novel)

@@ -6,7 +6,7 @@ import numpy as np
 from mmseg.registry import DATASETS
 
 from .base_episodic_dataset import BaseEpisodicDataset
-from .class_splits import novel_class_ids
+from .class_splits import ClassSplitMixin
 from .label_stats import read_label_map
 from .transforms.binarize_mask import apply_label_lut
 
@@ -55,7 +55,7 @@ def label_lut(num_classes: int,
 
 
 @DATASETS.register_module()
-class EpisodicSegDataset(BaseEpisodicDataset):
+class EpisodicSegDataset(ClassSplitMixin, BaseEpisodicDataset):
     """Few-shot episodes over any mmseg segmentation dataset (ADE20K, Cityscapes, a user's
     own ``BaseSegDataset`` with a class list).
 
@@ -105,9 +105,6 @@ class EpisodicSegDataset(BaseEpisodicDataset):
         if not isinstance(dataset, dict) or 'type' not in dataset:
             raise ValueError(f'EpisodicSegDataset: dataset must be a dataset config with a '
                              f'type, got {dataset!r}')
-        if protocol is not None:
-            raise ValueError(f'EpisodicSegDataset: protocol={protocol!r}: the reference '
-                             'protocols are for their benchmarks; use protocol=None')
         inner_cfg = copy.deepcopy(dict(dataset))
         inner_cfg.update(pipeline=[], lazy_init=True)
         root = inner_cfg.get('data_root')
@@ -128,12 +125,7 @@ class EpisodicSegDataset(BaseEpisodicDataset):
             fg_ids.append(0 if c in background else next_id)
             next_id += c not in background
         self.num_classes = len(names)
-        self._novel = novel_class_ids(names, fold, num_folds, novel_classes, fold_rule,
-                                      owner='EpisodicSegDataset')
-        if novel_classes is not None:
-            fold, self.num_folds = 0, 1  # the fold is the given novel classes
-        else:
-            self.num_folds = num_folds
+        fold = self._split_classes(names, fold, num_folds, novel_classes, fold_rule, protocol)
         ignore = int(getattr(self.inner, 'ignore_index', 255))
         self.lut = label_lut(len(classes), fg_ids, bool(self.inner.reduce_zero_label),
                              getattr(self.inner, 'label_map', None), ignore)
@@ -141,9 +133,6 @@ class EpisodicSegDataset(BaseEpisodicDataset):
         kwargs.setdefault('ignore_index', ignore)
         super().__init__(fold=fold, split=split, protocol=None, data_root='', ann_file='',
                          **kwargs)
-
-    def fold_classes(self, fold: int) -> List[int]:
-        return list(self._novel)
 
     def load_data_list(self) -> List[dict]:
         samples = self.inner.load_data_list()

@@ -1,22 +1,27 @@
-from typing import Any
+from typing import Any, Iterator, Tuple
 
-__all__ = ['set_data_root']
+__all__ = ['set_data_root', 'leaf_datasets']
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def _set(dataset: Any, root: str) -> int:
-    """Set ``data_root`` on a dataset config and on the datasets it wraps; count them."""
+def leaf_datasets(dataset: Any, where: str = 'dataset') -> Iterator[Tuple[dict, str]]:
+    """The dataset configs that read files, with where they sit in the config.
+
+    Wrappers are followed: ``BaseClassDataset.episodic``, ``EpisodicSegDataset.dataset``,
+    ``RepeatDataset.dataset`` / ``ClassBalancedDataset.dataset``, ``ConcatDataset.datasets``.
+    """
     if not isinstance(dataset, dict):
-        return 0
-    if 'episodic' in dataset:  # BaseClassDataset: the root belongs to the episodic source
-        return _set(dataset['episodic'], root)
-    if 'dataset' in dataset:  # RepeatDataset, ClassBalancedDataset, ...
-        return _set(dataset['dataset'], root)
-    if 'datasets' in dataset:  # ConcatDataset
-        return sum(_set(d, root) for d in dataset['datasets'])
-    dataset['data_root'] = root
-    return 1
+        return
+    for key in ('episodic', 'dataset'):
+        if isinstance(dataset.get(key), dict):
+            yield from leaf_datasets(dataset[key], f'{where}.{key}')
+            return
+    if isinstance(dataset.get('datasets'), (list, tuple)):
+        for i, d in enumerate(dataset['datasets']):
+            yield from leaf_datasets(d, f'{where}.datasets[{i}]')
+        return
+    yield dataset, where
 
 
 def set_data_root(cfg, root: str) -> int:
@@ -32,5 +37,10 @@ def set_data_root(cfg, root: str) -> int:
     Returns:
         int: How many dataset configs were changed.
     """
-    return sum(_set(cfg[key].get('dataset'), root) for key in LOADERS
-               if isinstance(cfg.get(key), dict))
+    count = 0
+    for key in LOADERS:
+        if isinstance(cfg.get(key), dict):
+            for dataset, _ in leaf_datasets(cfg[key].get('dataset')):
+                dataset['data_root'] = root
+                count += 1
+    return count

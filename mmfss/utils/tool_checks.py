@@ -9,14 +9,12 @@ import os
 import os.path as osp
 import sys
 import zipfile
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, List, Optional
 
 __all__ = [
     'ToolInputError', 'check_checkpoint_file', 'check_config_file', 'check_device',
     'check_dataset_paths', 'load_tool_config', 'run_tool', 'USER_ERRORS'
 ]
-
-LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 class ToolInputError(ValueError):
@@ -91,21 +89,6 @@ def check_device(device: str, what: str = '--device') -> str:
     return device
 
 
-def _leaf_datasets(dataset: Any, where: str) -> Iterator[Tuple[dict, str]]:
-    """The dataset configs that read files, with where they sit in the config."""
-    if not isinstance(dataset, dict):
-        return
-    for key in ('episodic', 'dataset'):
-        if isinstance(dataset.get(key), dict):
-            yield from _leaf_datasets(dataset[key], f'{where}.{key}')
-            return
-    if isinstance(dataset.get('datasets'), (list, tuple)):
-        for i, d in enumerate(dataset['datasets']):
-            yield from _leaf_datasets(d, f'{where}.datasets[{i}]')
-        return
-    yield dataset, where
-
-
 def check_dataset_paths(cfg: Any, loaders: Optional[List[str]] = None) -> None:
     """Raise naming the first dataloader dataset whose ``data_root`` or ``ann_file`` is missing.
 
@@ -120,11 +103,13 @@ def check_dataset_paths(cfg: Any, loaders: Optional[List[str]] = None) -> None:
             the config has).
     """
     from mmseg.registry import DATASETS
+
+    from .data_root import LOADERS, leaf_datasets
     for loader in loaders or LOADERS:
         section = cfg.get(loader) if hasattr(cfg, 'get') else None
         if not isinstance(section, dict):
             continue
-        for dataset, where in _leaf_datasets(section.get('dataset'), f'{loader}.dataset'):
+        for dataset, where in leaf_datasets(section.get('dataset'), f'{loader}.dataset'):
             cls = DATASETS.get(dataset.get('type', '')) if isinstance(
                 dataset.get('type'), str) else dataset.get('type')
             if cls is not None and getattr(cls, 'generates_data', False):

@@ -140,6 +140,12 @@ def test_devices_checkpoints_and_mask_options(trained_shapes_model, files, tmp_p
     assert 'value 255 = object, 0 = background' in capsys.readouterr().out
     plain = np.asarray(Image.open(sorted((tmp_path / 'pred').glob('*.png'))[0]))
     assert np.array_equal(by_value, plain)
+    # the N-way background options reach the model
+    assert tool.main(base + [mask, '--background-rule', 'threshold', '--fg-threshold', '0.9']) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        tool.main(base + [mask, '--fg-threshold', '1.5'])
+    assert '--fg-threshold must be in (0, 1)' in capsys.readouterr().err
     # a mask covering nearly the whole image: read, with one warning line naming it
     inverted = tmp_path / 'inverted.png'
     full = np.full(label.shape, 255, np.uint8)

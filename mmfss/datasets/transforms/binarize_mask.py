@@ -120,6 +120,8 @@ class BinarizeMask(BaseTransform):
         if 'label_lut' in results:  # EpisodicSegDataset: stored values -> episode class ids
             label = apply_label_lut(label, results['label_lut'], results.get('seg_map_path'))
         if 'mask_reading' in results:  # ClassFolderDataset: a user's mask, one class
+            # read from the file again: LoadAnnotations' array has lost what the reader needs
+            # (uint8 cast of 16-bit values, BGR order, the file's mode and whether it is lossy)
             with warnings.catch_warnings():  # the dataset warned once when it was built
                 warnings.simplefilter('ignore', MaskReadingWarning)
                 reading = read_mask(results['seg_map_path'], **results['mask_reading'])
