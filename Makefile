@@ -4,9 +4,13 @@ VENV ?= $(CURDIR)/.venv
 PYTHON := $(VENV)/bin/python
 INSTALL_STAMP := $(VENV)/.mmfss-install
 TEST_STAMP := $(VENV)/.mmfss-test-deps
+WEB_STAMP := $(VENV)/.mmfss-web-deps
+DEMO_CONFIG := configs/baseline/fss-baseline_r18w16-d8_1xb8-1.2k_shapes5i-fold0-1shot.py
+DEMO_CHECKPOINT := work_dirs/demo/iter_1200.pth
+WEB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install install-tests demo compare test test-fast check-mmseg-env clean
+.PHONY: install install-tests install-web demo web compare test test-fast check-mmseg-env clean
 
 install: $(INSTALL_STAMP)
 
@@ -21,8 +25,20 @@ $(TEST_STAMP): $(INSTALL_STAMP)
 	MMFSS_VENV=$(VENV) bash tools/install_env.sh --with-tests
 	touch $@
 
+install-web: $(WEB_STAMP)
+
+$(WEB_STAMP): $(INSTALL_STAMP)
+	MMFSS_VENV=$(VENV) bash tools/install_env.sh --with-web
+	touch $@
+
 demo: install
 	$(PYTHON) tools/demo.py
+
+# the web page with the `make demo` model (trained first when its checkpoint is missing);
+# WEB_ARGS="--port 8000" etc. go to tools/webui.py
+web: install-web
+	test -f $(DEMO_CHECKPOINT) || $(PYTHON) tools/demo.py
+	$(PYTHON) tools/webui.py $(DEMO_CONFIG) $(DEMO_CHECKPOINT) $(WEB_ARGS)
 
 compare: install
 	$(PYTHON) tools/analysis_tools/compare_shapes5i.py

@@ -55,7 +55,9 @@ def get_extensions():
 ext_modules, cmdclass = get_extensions()
 extras_require = {
     'tests': ['pytest>=8', 'pytest-timeout', 'hypothesis>=6', 'POT==0.9.7.post1', 'nbformat>=5.9',
-              'nbclient>=0.10', 'ipykernel>=6.29'],
+              'nbclient>=0.10', 'ipykernel>=6.29', 'selenium==4.51.0'],
+    # the web page (tools/webui.py); tested with these versions
+    'web': ['gradio==6.31.0'],
 }
 
 setup(

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Build the pinned mmfss stack into a virtual environment (default: .venv at the repo root).
 #
-#   bash tools/install_env.sh [--with-tests]
+#   bash tools/install_env.sh [--with-tests | --with-web]
+#
+# --with-web adds the web page's extra (setup.py [web]: Gradio); --with-tests adds the test
+# tools, the web extra (the page's tests) and Selenium, and, when run as root on Debian,
+# the chromium and chromium-driver packages the browser test drives.
 #
 # Environment variables:
 #   MMFSS_VENV        target virtual environment (default: <repo>/.venv)
@@ -24,7 +28,9 @@ VENV="${MMFSS_VENV:-$ROOT/.venv}"
 CACHE_DIR="${MMFSS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mmfss}"
 PYTHON="${MMFSS_PYTHON:-python3}"
 WITH_TESTS=0
-[[ "${1:-}" == "--with-tests" ]] && WITH_TESTS=1
+WITH_WEB=0
+[[ "${1:-}" == "--with-tests" ]] && WITH_TESTS=1 && WITH_WEB=1
+[[ "${1:-}" == "--with-web" ]] && WITH_WEB=1
 
 TORCH_PIN="torch==2.14.1"
 TORCHVISION_PIN="torchvision==0.29.1"
@@ -39,7 +45,8 @@ RUNTIME_PINS=(
   "scipy"
   "pycocotools>=2.0"
 )
-TEST_PINS=("pytest>=8" "pytest-timeout" "hypothesis>=6" "POT==0.9.7.post1" "nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29")  # = setup.py extras_require["tests"]
+TEST_PINS=("pytest>=8" "pytest-timeout" "hypothesis>=6" "POT==0.9.7.post1" "nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29" "selenium==4.51.0")  # = setup.py extras_require["tests"]
+WEB_PINS=("gradio==6.31.0")  # = setup.py extras_require["web"] (moves Pillow 13 -> 12)
 BUILD_PINS=("setuptools>=77,<81" "wheel" "ninja" "packaging")
 
 log() { printf '[mmfss install] %s\n' "$*" >&2; }
@@ -106,9 +113,23 @@ if [[ -z "$EXT_LIB" || "$ROOT/mmfss/ot/csrc/kernel_passes.cpp" -nt "$EXT_LIB" \
   REBUILD=(--reinstall-package mmfss)
 fi
 "${UV[@]}" --no-build-isolation --no-deps "${REBUILD[@]}" -e "$ROOT"
+if [[ "$WITH_WEB" == 1 ]]; then
+  log "installing the web page's extra (${WEB_PINS[*]})"
+  "${UV[@]}" "${WEB_PINS[@]}"
+fi
 if [[ "$WITH_TESTS" == 1 ]]; then
   log "installing test dependencies"
   "${UV[@]}" "${TEST_PINS[@]}"
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+      log "installing Debian's chromium and chromium-driver (the web page's browser test)"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get install -y -q chromium chromium-driver >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
+    else
+      log "the browser test needs chromium and chromium-driver: sudo apt-get install chromium chromium-driver"
+    fi
+  fi
 fi
 
 MMFSS_WITH_OPS="${MMFSS_WITH_OPS:-1}" "$PY" - <<'PY'

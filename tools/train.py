@@ -57,7 +57,8 @@ def train(args):
     from mmseg.registry import RUNNERS
 
     import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-    from mmfss.utils import (check_checkpoint_file, check_dataset_paths, load_tool_config,
+    from mmfss.utils import (check_checkpoint_file, check_dataset_paths, check_reference_files,
+                             load_tool_config, pretrained_checkpoints,
                              setup_cpu_dist, teardown_dist, trust_checkpoint)
     cfg = load_tool_config(args.config, args.cfg_options, args.data_root)
     cfg.launcher = args.launcher
@@ -91,6 +92,8 @@ def train(args):
         check_checkpoint_file(cfg.load_from, 'load_from checkpoint')
         trust_checkpoint(cfg.load_from)
     check_dataset_paths(cfg, ['train_dataloader', 'val_dataloader'])
+    # the model's init_cfg checkpoints are read even when resuming (Runner.train)
+    check_reference_files(pretrained_checkpoints(cfg))
 
     setup_cpu_dist(cfg, args.launcher)
     if 'runner_type' not in cfg:

@@ -10,9 +10,17 @@ _base_ = [
 ]
 crop_size = (417, 417)
 data_preprocessor = dict(size=crop_size)
+# PFENet's deep-base ResNet-50 from its ImageNet weights (BAM train_base.py builds its PSPNet
+# on PFENet's model/resnet.py with initmodel/resnet50_v2.pth)
+backbone = dict(
+    stem_channels=128,
+    contract_dilation=False,
+    init_cfg=dict(type='Pretrained', checkpoint='pretrain/pfenet_resnet50_v2.pth'))
 model = dict(
     data_preprocessor=data_preprocessor,
-    decode_head=dict(num_classes=16),
+    pretrained=None,
+    backbone=backbone,
+    decode_head=dict(num_classes=16, align_corners=True),  # BAM PPM / final resize
     auxiliary_head=None)
 max_epochs = 100
 optimizer = dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=1e-4)

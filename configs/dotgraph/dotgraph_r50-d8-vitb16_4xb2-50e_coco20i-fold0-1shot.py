@@ -1,13 +1,14 @@
 # DOTGraph on COCO-20i fold 0, 1-shot: ResNet-50 + CLIP ViT-B/16, 641x641 crops (81x81 node
 # grid, supplement §5); SGD lr 0.005, batch 8 (4 GPUs x 2; PFENet), poly 0.9, 50 epochs. The
-# frozen backbone and the base learner come from the base-class PSPNet of the same fold, trained
-# with BAM's base-learner recipe
-# (configs/base_learner; train it first, README "DOTGraph").
+# frozen backbone and the base learner come from the base-class PSPNet of the same fold: BAM's
+# released base learner, converted (tools/model_converters/bam_pspnet2mmfss.py; docs/install.md,
+# "Reference weights"). To use one trained here with BAM's recipe (configs/base_learner), set
+# base_learner_checkpoint to its checkpoint.
 _base_ = [
     '../_base_/models/dotgraph_r50-d8.py', '../_base_/datasets/coco20i_bam.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_50e.py'
 ]
-base_learner_checkpoint = 'work_dirs/pspnet_r50-d8_4xb3-20e_coco20i-base-fold0/epoch_20.pth'
+base_learner_checkpoint = 'pretrain/bam_pspnet_resnet50_coco_split0.pth'
 data_preprocessor = dict(size=(641, 641))
 model = dict(
     data_preprocessor=data_preprocessor,

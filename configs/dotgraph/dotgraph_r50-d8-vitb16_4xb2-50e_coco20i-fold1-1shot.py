@@ -1,6 +1,6 @@
 _base_ = ['./dotgraph_r50-d8-vitb16_4xb2-50e_coco20i-fold0-1shot.py']
 fold = 1
-base_learner_checkpoint = 'work_dirs/pspnet_r50-d8_4xb3-20e_coco20i-base-fold1/epoch_20.pth'
+base_learner_checkpoint = 'pretrain/bam_pspnet_resnet50_coco_split1.pth'
 model = dict(
     backbone=dict(init_cfg=dict(checkpoint=base_learner_checkpoint)),
     decode_head=dict(base_learner_init=dict(checkpoint=base_learner_checkpoint)))

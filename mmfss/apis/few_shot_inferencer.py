@@ -276,7 +276,9 @@ class FewShotInferencer(BaseInferencer):
             readings.append(reading)
         return images, masks, rgb, binary, readings
 
-    def _needs_class_names(self) -> bool:
+    @property
+    def needs_class_names(self) -> bool:
+        """Whether the model uses text priors (CLIPPriorNeck), so every class needs a name."""
         return any(type(n).__name__ == 'CLIPPriorNeck' for n in getattr(self.model, 'necks', []))
 
     @torch.no_grad()
@@ -309,7 +311,7 @@ class FewShotInferencer(BaseInferencer):
         if len(shots) != 1:
             raise ValueError('every class needs the same number of supports, got '
                              + ', '.join(f'{n}: {len(g)}' for n, g in zip(names, groups)))
-        if self._needs_class_names() and any(not n for n in names):
+        if self.needs_class_names and any(not n for n in names):
             raise ValueError(f'{self._config_name} uses text priors (CLIPPriorNeck): give the '
                              'class name (class_name=..., or --class-name)')
         loaded = [self._support_tensors(g, way, mask_value, mask_threshold)

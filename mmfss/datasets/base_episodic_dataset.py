@@ -128,6 +128,11 @@ class BaseEpisodicDataset(BaseDataset):
             protocol's test geometry.
         test_size (int, optional): Input size of the protocol's geometry; None: the
             protocol's for this benchmark (PFENet/BAM 473, COCO 641; HSNet 400).
+        episode_workers (int | str): ``'pfenet'`` / ``'bam'``: the DataLoader workers in which
+            the reference drew its test episodes (``'default'``: its config's, PFENet 8 for
+            PASCAL and 16 for COCO, BAM 8: the published runs); 0: one stream (the
+            references run with ``workers: 0``). Unused by other samplers. See
+            :func:`~mmfss.datasets.protocols.pfenet_episodes`.
         episodes_file (str, optional): Evaluate the episodes of this file instead of
             sampling (names as in :attr:`episodes`, class ids 1-based).
         min_class_pixels (int): Pixels a class must cover to count in an image.
@@ -176,6 +181,7 @@ class BaseEpisodicDataset(BaseDataset):
                  protocol: Optional[str] = 'default',
                  test_size: Optional[int] = None,
                  episodes_file: Optional[str] = None,
+                 episode_workers: Union[int, str] = 'default',
                  **kwargs) -> None:
         if split not in self.splits:
             raise ValueError(f'split must be one of {self.splits}, got {split!r}')
@@ -198,6 +204,12 @@ class BaseEpisodicDataset(BaseDataset):
                 num_episodes = spec.num_episodes.get(self.benchmark)
             if seed is None:
                 seed = spec.seeds[0]
+            if episode_workers == 'default':
+                episode_workers = spec.workers.get(self.benchmark, 0)
+        if episode_workers == 'default':
+            episode_workers = 0
+        if not (isinstance(episode_workers, int) and episode_workers >= 0):
+            raise ValueError(f'episode_workers must be an int >= 0, got {episode_workers!r}')
         if num_episodes == 'default':
             num_episodes = 1000
         if seed is None:
@@ -224,6 +236,7 @@ class BaseEpisodicDataset(BaseDataset):
         self.protocol = protocol
         self.test_size = test_size
         self.episodes_file = episodes_file
+        self.episode_workers = episode_workers
         self.min_class_pixels = min_class_pixels
         self.filter_novel_images = filter_novel_images
         self.support_annotation = support_annotation
@@ -392,7 +405,8 @@ class BaseEpisodicDataset(BaseDataset):
         num = len(queries) if self.num_episodes is None else self.num_episodes
         try:
             return pfenet_episodes(queries, pools, self.shot, num, self.seed,
-                                   get_protocol(self.protocol).max_passes)
+                                   get_protocol(self.protocol).max_passes,
+                                   workers=self.episode_workers)
         except ValueError as err:
             raise ValueError(f'{type(self).__name__} (protocol={self.protocol!r}, fold='
                              f'{self.fold}, list {self.ann_file}): {err}') from err
@@ -470,6 +484,8 @@ class BaseEpisodicDataset(BaseDataset):
                    reduce_zero_label=False, seg_fields=[], class_id=class_id)
         if support:
             out['mask_annotation'] = self.support_annotation
+        if self.protocol and self.benchmark in get_protocol(self.protocol).ignore_as_background:
+            out['ignore_as_background'] = True
         return out
 
     def get_episode(self, idx: int) -> Episode:

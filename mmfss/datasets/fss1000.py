@@ -8,7 +8,7 @@ from mmseg.registry import DATASETS
 
 from .base_episodic_dataset import BaseEpisodicDataset
 from .protocols import hsnet_fss_episodes
-from .label_stats import grey_levels, read_label_map
+from .label_stats import read_grey_levels
 
 __all__ = ['FSS1000Dataset', 'fss1000_split_classes']
 
@@ -116,8 +116,8 @@ class FSS1000Dataset(BaseEpisodicDataset):
     def count_classes(self, info: dict) -> Dict[int, int]:
         path = info['seg_map_path']
         try:
-            label = grey_levels(read_label_map(path))
-        except ValueError as err:
+            label = read_grey_levels(path)
+        except (OSError, ValueError) as err:
             raise ValueError(f'mask {path}: {err}') from err
         fg = int((label >= LABEL_THRESHOLD).sum())
         return {info['fss_class']: fg} if fg else {}

@@ -12,7 +12,7 @@ from PIL import Image
 from mmfss.utils.atomic_io import dump_json
 
 __all__ = [
-    'default_cache_dir', 'read_label_map', 'grey_levels', 'check_image_file', 'scan_label_stats'
+    'default_cache_dir', 'read_label_map', 'read_grey_levels', 'check_image_file', 'scan_label_stats'
 ]
 
 ClassCounts = Dict[int, int]
@@ -37,23 +37,19 @@ def read_label_map(path: str) -> np.ndarray:
         raise OSError(f'cannot read label map {path}: {err}') from err
 
 
-def grey_levels(label: np.ndarray) -> np.ndarray:
-    """Grey levels of a mask stored with colour channels, with PIL's ``convert('L')`` weights.
-
-    Args:
-        label (np.ndarray): [H, W] (returned as is) or [H, W, C] with C in 1..4 (alpha
-            ignored).
+def read_grey_levels(path: str) -> np.ndarray:
+    """A binary-mask file as HSNet reads FSS-1000's: PIL's ``convert('L')`` of the file
+    (``data/fss.py`` ``read_mask``), whatever its mode (L, P through its palette, RGB and
+    RGBA with PIL's integer luma weights, 1-bit as 0/255, 16-bit as PIL converts it).
 
     Returns:
-        np.ndarray: [H, W] array.
+        np.ndarray: [H, W] uint8 grey levels.
     """
-    if label.ndim == 2:
-        return label
-    if label.ndim != 3 or not 1 <= label.shape[-1] <= 4:
-        raise ValueError(f'expected an [H, W] or [H, W, C] mask, got shape {label.shape}')
-    if label.shape[-1] <= 2:  # grey (+ alpha)
-        return label[..., 0]
-    return label[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert('L'))
+    except (OSError, ValueError, SyntaxError) as err:
+        raise OSError(f'cannot read mask {path}: {err}') from err
 
 
 def check_image_file(path: str) -> None:

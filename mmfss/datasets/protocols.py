@@ -22,13 +22,13 @@ This module holds the samplers (pure functions of the lists and a seed) and the 
 segmentor scores in the frame the transform records (``score_shape``).
 """
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 __all__ = [
-    'PROTOCOLS', 'Protocol', 'get_protocol', 'pfenet_episodes', 'hsnet_pair_episodes',
+    'PROTOCOLS', 'Protocol', 'get_protocol', 'dataloader_base_seeds', 'pfenet_episodes', 'hsnet_pair_episodes',
     'hsnet_class_uniform_episodes', 'hsnet_fss_episodes', 'pfenet_resized_hw',
     'read_episodes_file', 'write_episodes_file'
 ]
@@ -55,6 +55,10 @@ class Protocol:
             there, or at the original size with ``use_original_imgsize``).
         max_passes (int, optional): Passes over the query list after which the reference
             stops drawing, whatever its episode count (PFENet: 20); None: no limit.
+        workers (dict[str, int]): DataLoader workers of the reference's test loader per
+            benchmark: the episodes are drawn in them (see :func:`pfenet_episodes`).
+        ignore_as_background (tuple[str]): Benchmarks whose ignore label (255) the reference
+            reads as background (HSNet ``data/coco.py``: every value but the class becomes 0).
     """
     name: str
     seeds: Tuple[int, ...]
@@ -62,22 +66,30 @@ class Protocol:
     test_size: Dict[str, int]
     geometry: str
     max_passes: Optional[int] = None
+    workers: Dict[str, int] = field(default_factory=dict)
+    ignore_as_background: Tuple[str, ...] = ()
 
 
 _PROTOCOLS = {
     # PFENet test.py: test_num 5000 (PASCAL) / 20000 (COCO), and its loop scores one more
     # (it breaks when (iter_num - 1) * batch_size >= test_num) within `for e in range(20)`
-    # passes over the list; manual_seed 321 in every config; val_size 473 / 641 (COCO).
+    # passes over the list; manual_seed 321 in every config; val_size 473 / 641 (COCO);
+    # workers 8 (config/pascal/*.yaml) and 16 (config/coco/*.yaml).
     'pfenet': Protocol('pfenet', (321, ), dict(pascal=5001, coco=20001, fss=None),
-                       dict(pascal=473, coco=641, fss=473), 'pad_long_side', max_passes=20),
+                       dict(pascal=473, coco=641, fss=473), 'pad_long_side', max_passes=20,
+                       workers=dict(pascal=8, coco=16, fss=0)),
     # BAM test.py: val_manual_seed 123, val_num 5 -> seeds [510, 365, 382, 322, 988];
-    # test_num 1000 for both benchmarks.
+    # test_num 1000 for both benchmarks; workers 8 in its PASCAL and COCO configs.
     'bam': Protocol('bam', (510, 365, 382, 322, 988), dict(pascal=1000, coco=1000, fss=None),
-                    dict(pascal=473, coco=641, fss=473), 'pad_long_side'),
+                    dict(pascal=473, coco=641, fss=473), 'pad_long_side',
+                    workers=dict(pascal=8, coco=8, fss=0)),
     # HSNet test.py: fix_randseed(0); __len__ 1000 for PASCAL/COCO, every image for FSS-1000;
     # img_size 400 (its README's commands).
+    # data/coco.py read_mask + load_frame: mask != class -> 0, so COCO's 255 is background
+    # (data/pascal.py keeps it as ignore, extract_ignore_idx).
     'hsnet': Protocol('hsnet', (0, ), dict(pascal=1000, coco=1000, fss=None),
-                      dict(pascal=400, coco=400, fss=400), 'stretch'),
+                      dict(pascal=400, coco=400, fss=400), 'stretch',
+                      ignore_as_background=('coco', )),
 }
 
 
@@ -89,10 +101,30 @@ def get_protocol(name: str) -> Protocol:
 
 
 # ---------------------------------------------------------------------------- samplers
+def dataloader_base_seeds(seed: int, passes: int) -> List[int]:
+    """The ``base_seed`` of each of ``passes`` iterators of a ``torch.utils.data.DataLoader``
+    created one after the other after ``torch.manual_seed(seed)``.
+
+    Each ``iter(loader)`` draws one int64 from torch's default CPU generator
+    (``torch.empty((), dtype=torch.int64).random_()``, torch's ``_BaseDataLoaderIter``);
+    worker ``w`` of that iterator seeds Python's ``random`` with ``base_seed + w``. PFENet's
+    and BAM's test loops seed torch right before their passes and draw nothing else from the
+    CPU generator in between (the model runs in eval mode on the GPU). The draw is torch's
+    own, made here on a generator of its own (equal to the default one after
+    ``torch.manual_seed``), so the stream holds for the torch versions whose DataLoader
+    draws its base seed this way (checked: 2.14.1, see tests/test_datasets/test_protocols.py).
+    """
+    import torch
+    generator = torch.Generator().manual_seed(int(seed))
+    return [int(torch.empty((), dtype=torch.int64).random_(generator=generator).item())
+            for _ in range(passes)]
+
+
 def pfenet_episodes(queries: Sequence[Tuple[str, Sequence[int]]],
                     pools: Dict[int, Sequence[str]], shot: int, num_episodes: int,
-                    seed: int, max_passes: Optional[int] = None) -> List[Episode]:
-    """The episodes PFENet's ``test.py`` evaluates (``workers=0``), in order.
+                    seed: int, max_passes: Optional[int] = None,
+                    workers: int = 0) -> List[Episode]:
+    """The episodes PFENet's ``test.py`` evaluates, in order.
 
     PFENet ``util/dataset.py``: ``make_dataset`` keeps, in list order, the listed images
     holding a novel class of at least 2*32*32 pixels (the queries) and, per novel class,
@@ -114,6 +146,12 @@ def pfenet_episodes(queries: Sequence[Tuple[str, Sequence[int]]],
         num_episodes: Episodes to draw.
         seed: Seed of Python's ``random`` (PFENet: 321; BAM: each of its seeds).
         max_passes: Stop after this many passes over ``queries`` (PFENet: 20); None: none.
+        workers: DataLoader workers of the reference's test loader. 0: one ``random``
+            stream seeded with ``seed`` runs through every pass (``workers: 0``). ``W > 0``
+            (the published runs: PFENet 8 for PASCAL, 16 for COCO; BAM 8): query ``j`` of a
+            pass is drawn in worker ``j mod W``, whose ``random`` was seeded with that
+            pass's base seed plus ``w`` (:func:`dataloader_base_seeds`; the references give
+            the test loader no ``worker_init_fn``), so every pass has new streams.
 
     Returns:
         list: ``(query, [supports in draw order], class id)``; PFENet stacks the supports in
@@ -121,14 +159,22 @@ def pfenet_episodes(queries: Sequence[Tuple[str, Sequence[int]]],
     """
     if not queries:
         raise ValueError('pfenet_episodes: no query image holds a novel class')
+    if not (isinstance(workers, int) and workers >= 0):
+        raise ValueError(f'workers must be an int >= 0, got {workers!r}')
     rng = random.Random(seed)
+    total_passes = max_passes or -(-num_episodes // len(queries))
+    base_seeds = dataloader_base_seeds(seed, total_passes) if workers else []
     episodes: List[Episode] = []
     passes = 0
     while len(episodes) < num_episodes and (max_passes is None or passes < max_passes):
+        if workers:
+            streams = [random.Random(base_seeds[passes] + w) for w in range(workers)]
         passes += 1
-        for name, present in queries:
+        for position, (name, present) in enumerate(queries):
             if len(episodes) == num_episodes:
                 break
+            if workers:
+                rng = streams[position % workers]
             class_id = present[rng.randint(1, len(present)) - 1]
             pool = pools[class_id]
             if sum(n != name for n in pool) < shot:

@@ -6,11 +6,15 @@ from .dist_utils import setup_cpu_dist, teardown_dist
 from .tool_checks import (ToolInputError, check_checkpoint_file, check_config_file,
                           check_dataset_paths, check_device, load_tool_config,
                           run_tool)
+from .reference_weights import (check_reference_files, convert_bam_pspnet,
+                                convert_pfenet_resnet, pretrained_checkpoints)
 from .train_then_test import train_then_test
 
 __all__ = [
     'atomic_write', 'dump_json', 'save_png', 'trust_checkpoint', 'is_trusted_checkpoint', 'load_from_local',
     'to_plain', 'from_plain', 'set_data_root', 'setup_cpu_dist', 'teardown_dist',
     'train_then_test', 'ToolInputError', 'check_checkpoint_file', 'check_config_file',
-    'check_dataset_paths', 'check_device', 'load_tool_config', 'run_tool'
+    'check_dataset_paths', 'check_device', 'load_tool_config', 'run_tool',
+    'check_reference_files', 'convert_bam_pspnet', 'convert_pfenet_resnet',
+    'pretrained_checkpoints'
 ]

@@ -62,6 +62,51 @@ class TestFSS1000Dataset:
                 assert set(np.unique(mask)) == {0, 1}
                 assert int(mask.sum()) == (k + 3)**2  # the 100-valued rim is background
 
+    def test_masks_read_as_hsnet_reads_them_in_every_png_mode(self, fss_root, tmp_path):
+        """HSNet data/fss.py read_mask: np.array(Image.open(f).convert('L')), then >= 128.
+        Masks written in every PNG mode, with values around the threshold (grey 127/128,
+        RGB (128,128,128), (255,100,0) = L 135, a blue object, 16-bit levels), go through
+        the shipped loading steps (LoadAnnotations + BinarizeMask) to HSNet's labels."""
+        from PIL import Image
+        root = tmp_path / 'fss'
+        shutil.copytree(fss_root, root)
+        cls = fss1000_split_classes()['test'][0]
+        rng = np.random.default_rng(5)
+        rgb = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        rgb[:4, :4] = (128, 128, 128)  # L 128: foreground (float weights say 127.999)
+        rgb[4:8, :4] = (255, 100, 0)  # L 135: foreground (background read as BGR)
+        rgb[8:12, :4] = (0, 0, 255)  # L 29: background
+        grey = rng.integers(120, 136, (32, 32), dtype=np.uint8)
+        palette = Image.fromarray(rng.integers(0, 4, (32, 32), dtype=np.uint8), 'L').convert('P')
+        palette.putpalette([0, 0, 0, 200, 200, 200, 127, 127, 127, 30, 250, 90] + [0] * 756)
+        images = {
+            'L': Image.fromarray(grey, 'L'),
+            'P': palette,
+            'RGB': Image.fromarray(rgb, 'RGB'),
+            'RGBA': Image.fromarray(np.dstack([rgb, rng.integers(0, 256, (32, 32), np.uint8)]),
+                                    'RGBA'),
+            '1': Image.fromarray(grey > 127).convert('1'),
+            'I;16': Image.fromarray(rng.integers(0, 400, (32, 32)).astype(np.uint16), 'I;16'),
+        }
+        for k, (mode, img) in enumerate(images.items(), 1):
+            assert img.mode == mode
+            img.save(root / cls / f'{k}.png')
+            Image.fromarray(rgb).save(root / cls / f'{k}.jpg')
+        ds = FSS1000Dataset(data_root=str(root), split='test', shot=1, protocol=None,
+                            stats_cache_dir='')
+        pipeline = Compose([dict(type='ApplyToEpisode', transforms=LOAD)])
+        seen = set()
+        for idx in range(len(ds)):
+            query = ds.get_episode(idx)[0]
+            if not query.startswith(cls + '/') or int(query.split('/')[1]) > len(images):
+                continue
+            out = pipeline(ds.get_data_info(idx))
+            path = out['query']['seg_map_path']
+            hsnet = (np.array(Image.open(path).convert('L')) >= 128).astype(np.uint8)
+            assert np.array_equal(out['query']['gt_seg_map'], hsnet), Image.open(path).mode
+            seen.add(Image.open(path).mode)
+        assert seen == set(images)
+
     @pytest.mark.parametrize('shot', [1, 5])
     def test_hsnet_protocol_is_hsnets(self, tmp_path, shot):
         """HSNet data/fss.py after fix_randseed(0): classes sorted, paths sorted as strings,

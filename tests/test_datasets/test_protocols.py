@@ -1,9 +1,11 @@
 """The reference protocols: samplers against statements of the references' code, files."""
+import json
 import os.path as osp
 import random
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from mmfss.datasets import PASCAL5iDataset
@@ -15,41 +17,67 @@ from tests.data_trees import voc_protocol_tree
 
 
 # ------------------------------------------------------------------ statements of the references
-def pfenet_test_episodes(root, lines, novel, shot, num, seed, passes=20):
-    """PFENet util/dataset.py + test.py (workers=0), stated over file paths as PFENet does."""
-    image_label_list, sub_class_file_list = [], {c: [] for c in novel}
-    for line in lines:
-        item = tuple(osp.join(root, p) for p in line.split(' '))
-        label = np.array(Image.open(item[1]))
-        present = [c for c in np.unique(label).tolist() if c not in (0, 255)]
-        large = [c for c in present if c in novel and int((label == c).sum()) >= 2 * 32 * 32]
-        if large:
-            image_label_list.append(item)
-            for c in large:
-                sub_class_file_list[c].append(item)
+class PFENetSemDataStatement(torch.utils.data.Dataset):
+    """PFENet util/dataset.py ``SemData`` (test split), stated over file paths as PFENet does:
+    ``__getitem__`` draws with the process's Python ``random`` (a DataLoader worker's when
+    the loader has workers). Items are JSON ``[query, [supports], class]``."""
+
+    def __init__(self, root, lines, novel, shot):
+        self.shot, self.novel = shot, novel
+        self.image_label_list, self.sub_class_file_list = [], {c: [] for c in novel}
+        for line in lines:
+            item = tuple(osp.join(root, p) for p in line.split(' '))
+            label = np.array(Image.open(item[1]))
+            present = [c for c in np.unique(label).tolist() if c not in (0, 255)]
+            large = [c for c in present if c in novel and int((label == c).sum()) >= 2 * 32 * 32]
+            if large:
+                self.image_label_list.append(item)
+                for c in large:
+                    self.sub_class_file_list[c].append(item)
+
+    def __len__(self):
+        return len(self.image_label_list)
+
+    def __getitem__(self, index):
+        image_path, label_path = self.image_label_list[index]
+        label = np.array(Image.open(label_path))
+        label_class = [c for c in np.unique(label).tolist()
+                       if c not in (0, 255) and c in self.novel]
+        class_chosen = label_class[random.randint(1, len(label_class)) - 1]
+        files = self.sub_class_file_list[class_chosen]
+        support_paths, support_idx_list = [], []
+        for _ in range(self.shot):
+            support_idx = random.randint(1, len(files)) - 1
+            s_img, s_lab = image_path, label_path
+            while (s_img == image_path and s_lab == label_path) or \
+                    support_idx in support_idx_list:
+                support_idx = random.randint(1, len(files)) - 1
+                s_img, s_lab = files[support_idx]
+            support_idx_list.append(support_idx)
+            support_paths.append(s_img)
+        stem = lambda p: osp.splitext(osp.basename(p))[0]  # noqa: E731
+        return json.dumps([stem(image_path), [stem(p) for p in support_paths], class_chosen])
+
+
+def pfenet_test_episodes(root, lines, novel, shot, num, seed, passes=20, workers=0):
+    """PFENet test.py's loop (BAM's: ``passes`` as many as needed) over its DataLoader: seeds
+    set once before the passes (``fix_random_seed_val``), ``batch_size_val: 1``, no
+    ``worker_init_fn``; every pass is a new ``enumerate(val_loader)``."""
+    dataset = PFENetSemDataStatement(root, lines, novel, shot)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False,
+                                         num_workers=workers)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
     random.seed(seed)
     episodes = []
-    for _ in range(passes):  # test.py: for e in range(20) (BAM: as many as needed)
-        for image_path, label_path in image_label_list:  # __getitem__(index), index in order
+    for _ in range(passes):
+        if len(episodes) == num:
+            break
+        for (item, ) in loader:
             if len(episodes) == num:
                 break
-            label = np.array(Image.open(label_path))
-            label_class = [c for c in np.unique(label).tolist()
-                           if c not in (0, 255) and c in novel]
-            class_chosen = label_class[random.randint(1, len(label_class)) - 1]
-            files = sub_class_file_list[class_chosen]
-            support_paths, support_idx_list = [], []
-            for _ in range(shot):
-                support_idx = random.randint(1, len(files)) - 1
-                s_img, s_lab = image_path, label_path
-                while (s_img == image_path and s_lab == label_path) or \
-                        support_idx in support_idx_list:
-                    support_idx = random.randint(1, len(files)) - 1
-                    s_img, s_lab = files[support_idx]
-                support_idx_list.append(support_idx)
-                support_paths.append(s_img)
-            stem = lambda p: osp.splitext(osp.basename(p))[0]  # noqa: E731
-            episodes.append((stem(image_path), [stem(p) for p in support_paths], class_chosen))
+            query, supports, class_id = json.loads(item)
+            episodes.append((query, supports, class_id))
     return episodes
 
 
@@ -86,6 +114,10 @@ def test_protocol_constants_are_the_references():
     assert get_protocol('pfenet').num_episodes['coco'] == 20001
     assert get_protocol('pfenet').max_passes == 20 and get_protocol('bam').max_passes is None
     assert get_protocol('bam').num_episodes['coco'] == 1000
+    # the test loaders' workers of the published configs (PFENet config/pascal, config/coco;
+    # BAM config/pascal, config/coco)
+    assert get_protocol('pfenet').workers == dict(pascal=8, coco=16, fss=0)
+    assert get_protocol('bam').workers == dict(pascal=8, coco=8, fss=0)
     with pytest.raises(ValueError, match="protocol must be one of .*'hsnet'.*got 'pfnet'"):
         get_protocol('pfnet')
 
@@ -130,34 +162,54 @@ def test_hsnet_class_uniform_is_hsnets_coco_draw():
 
 
 # ------------------------------------------------------------------ PFENet / BAM
-@pytest.mark.parametrize('shot,fold,num', [(1, 0, 120), (5, 1, 60), (1, 1, 75)])
-def test_pfenet_episodes_on_generated_tree(tmp_path, shot, fold, num):
+@pytest.mark.parametrize('shot,fold,num,workers', [(1, 0, 120, 0), (5, 1, 60, 0),
+                                                   (1, 1, 75, 3), (1, 0, 120, 8)])
+def test_pfenet_episodes_on_generated_tree(tmp_path, shot, fold, num, workers):
+    """mmfss's episodes = PFENet's test loop run with torch's DataLoader, its workers
+    included (the published runs: 8 for PASCAL)."""
     lines = voc_protocol_tree(tmp_path, n=80)
     novel = list(range(5 * fold + 1, 5 * fold + 6))
-    expected = pfenet_test_episodes(str(tmp_path), lines, novel, shot, num, seed=321)
+    expected = pfenet_test_episodes(str(tmp_path), lines, novel, shot, num, seed=321,
+                                    workers=workers)
     ds = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', fold=fold,
-                         shot=shot, protocol='pfenet', num_episodes=num, stats_cache_dir='')
+                         shot=shot, protocol='pfenet', num_episodes=num, stats_cache_dir='',
+                         episode_workers=workers)
     assert ds.seed == 321
     assert ds.episodes == expected
-    # PFENet stops after 20 passes over the list: the default 5001 episodes are capped
-    full = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val',
-                           fold=fold, shot=shot, protocol='pfenet', stats_cache_dir='')
-    queries = len({q for q, _, _ in full.episodes})
-    assert len(full) == min(5001, 20 * queries) < 5001
-    assert full.episodes == pfenet_test_episodes(str(tmp_path), lines, novel, shot, 5001, 321)
     # the query class is drawn among all novel classes present, not only the eligible ones
     small = [(q, c) for q, _, c in ds.episodes if q not in ds.class_pools.get(c, [])]
     assert small, 'the tree should produce episodes whose query class is under 2*32*32'
+
+
+def test_pfenet_default_is_the_published_runs_stream(tmp_path):
+    """Default: PFENet's config's 8 workers; PFENet stops after 20 passes over the list, so
+    the default 5001 episodes are capped; the streams differ from one worker's."""
+    lines = voc_protocol_tree(tmp_path, n=80)
+    full = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val',
+                           protocol='pfenet', stats_cache_dir='')
+    assert full.episode_workers == 8
+    queries = len({q for q, _, _ in full.episodes})
+    assert len(full) == min(5001, 20 * queries) < 5001
+    assert full.episodes == pfenet_test_episodes(str(tmp_path), lines, [1, 2, 3, 4, 5], 1,
+                                                 5001, 321, workers=8)
+    single = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val',
+                             protocol='pfenet', stats_cache_dir='', episode_workers=0)
+    assert single.episodes != full.episodes
+    assert [q for q, _, _ in single.episodes] == [q for q, _, _ in full.episodes]
 
 
 def test_bam_is_pfenet_sampler_with_bam_seeds(tmp_path):
     lines = voc_protocol_tree(tmp_path, n=80)
     ds = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', fold=0,
                          protocol='bam', stats_cache_dir='')
-    assert ds.seed == 510 and len(ds.episodes) == 1000
-    # BAM's loop makes as many passes as its 1000 episodes need
+    assert ds.seed == 510 and len(ds.episodes) == 1000 and ds.episode_workers == 8
+    # BAM's loop makes as many passes as its 1000 episodes need, in 8 workers
     assert ds.episodes == pfenet_test_episodes(str(tmp_path), lines, [1, 2, 3, 4, 5], 1, 1000,
-                                               seed=510, passes=1000)
+                                               seed=510, passes=1000, workers=8)
+    ds0 = PASCAL5iDataset(data_root=str(tmp_path), ann_file='list.txt', split='val', fold=0,
+                          protocol='bam', stats_cache_dir='', episode_workers=0, seed=365)
+    assert ds0.episodes == pfenet_test_episodes(str(tmp_path), lines, [1, 2, 3, 4, 5], 1,
+                                                1000, seed=365, passes=1000)
 
 
 def test_pfenet_default_counts_and_errors(tmp_path):

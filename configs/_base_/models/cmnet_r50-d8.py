@@ -25,4 +25,5 @@ ot_neck = dict(
 model = dict(
     necks=[prior_neck, mfm_neck, ot_neck],
     decode_head=dict(
-        in_channels=[256], in_index=[-1], prior_keys=('prior', 'ot_prior'), refine_iters=2))
+        in_channels=[256], in_index=[-1], prior_keys=('prior', 'ot_prior'), refine_iters=2,
+        align_corners=True))  # PFENet's resizes (model/PFENet.py), CMNet's reference line

@@ -48,7 +48,7 @@ meta_head = dict(
     prior_keys=('prior', 'clip_fg', 'clip_bg'),
     dropout_ratio=0.1,
     norm_cfg=norm_cfg,
-    align_corners=False,
+    align_corners=True,
     loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True))
 model = dict(
     necks=[prior_neck, clip_neck, graph_neck],
@@ -65,8 +65,8 @@ model = dict(
             dropout_ratio=0.1,
             num_classes=16,
             norm_cfg=norm_cfg,
-            align_corners=False,
+            align_corners=True,
             loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
         gram_index=1,
-        align_corners=False,
+        align_corners=True,
         loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True)))

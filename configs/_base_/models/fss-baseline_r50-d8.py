@@ -1,5 +1,9 @@
 # Few-shot baseline (PFENet-style): frozen ImageNet-pretrained dilated ResNet-50 (1/8)
 # -> PFENet prior mask (layer4) -> PPM few-shot head (layer2 + layer3, prototype, prior).
+# The backbone is PFENet's "deep base" ResNet (model/resnet.py: stem 3->64->64->128, layer1
+# entered with 128 channels; every 3x3 conv of layer3/4 at dilation 2/4, model/PFENet.py) in
+# mmseg's terms, initialised from PFENet's ImageNet weights (resnet50_v2.pth converted with
+# tools/model_converters/pfenet_resnet2mmfss.py; docs/install.md, "Reference weights").
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='FewShotDataPreProcessor',
@@ -21,8 +25,9 @@ model = dict(
         norm_cfg=norm_cfg,
         norm_eval=False,
         style='pytorch',
-        contract_dilation=True,
-        init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnet50_v1c')),
+        stem_channels=128,
+        contract_dilation=False,
+        init_cfg=dict(type='Pretrained', checkpoint='pretrain/pfenet_resnet50_v2.pth')),
     freeze_backbone=True,
     necks=[dict(type='PriorMaskNeck', in_index=3, prior_key='prior')],
     decode_head=dict(

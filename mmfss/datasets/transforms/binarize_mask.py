@@ -6,7 +6,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from ..label_stats import grey_levels
+from ..label_stats import read_grey_levels
 from ..mask_reader import MaskReadingWarning, read_mask
 
 __all__ = ['BinarizeMask', 'masks_to_boxes', 'apply_label_lut']
@@ -65,9 +65,9 @@ class BinarizeMask(BaseTransform):
     Class label maps (PASCAL-5i, COCO-20i, Shapes-5i): ``gt_seg_map == class_id`` becomes 1,
     ``ignore_index`` stays ``ignore_index``, every other value (other classes, including novel
     classes in training images) becomes 0. Binary mask files (FSS-1000): when the results hold
-    ``label_threshold`` (set by the dataset), the mask is converted to grey levels if it has
-    colour channels (PIL's ``convert('L')`` weights) and ``>= label_threshold`` becomes 1,
-    the rest 0 (no ignore label), as HSNet reads FSS-1000.
+    ``label_threshold`` (set by the dataset), the mask file is read again as HSNet reads it
+    (PIL's ``convert('L')``, :func:`~mmfss.datasets.label_stats.read_grey_levels`) and
+    ``>= label_threshold`` becomes 1, the rest 0 (no ignore label).
 
     N-way queries: when the results hold ``class_ids`` (the query of an N-way episode), the
     label becomes ``n`` where it is the n-th class (1-based), 0 elsewhere and
@@ -94,9 +94,12 @@ class BinarizeMask(BaseTransform):
     mask file with :func:`~mmfss.datasets.mask_reader.read_mask` and those options instead of
     ``gt_seg_map`` (1 object, 0 background, 255 ignore).
 
+    Protocols that read the ignore label as background (``ignore_as_background``, set by the
+    dataset: HSNet's COCO-20i) get 0 where ``ignore_index`` is.
+
     Required keys: ``gt_seg_map``, ``class_id`` (class label maps). Optional keys:
     ``label_threshold``, ``foreground_label``, ``mask_annotation``, ``class_ids``,
-    ``label_lut``, ``mask_reading``. Modified keys: ``gt_seg_map`` (uint8, [H, W];
+    ``label_lut``, ``mask_reading``, ``ignore_as_background``. Modified keys: ``gt_seg_map`` (uint8, [H, W];
     uint16 for a ``foreground_label`` from 255 on).
 
     Args:
@@ -129,7 +132,16 @@ class BinarizeMask(BaseTransform):
             if class_ids is not None:  # N-way query: its own class's way
                 binary[binary == 1] = list(class_ids).index(results['class_id']) + 1
         elif threshold is not None:
-            binary = (grey_levels(label) >= threshold).astype(np.uint8)
+            # the file as HSNet reads it (PIL convert('L')), not LoadAnnotations' array
+            # (cv2's BGR channels, 16-bit values cast)
+            if not results.get('seg_map_path'):
+                raise KeyError('BinarizeMask: label_threshold needs the mask file '
+                               f'(seg_map_path) of {results.get("img_path")}')
+            grey = read_grey_levels(results['seg_map_path'])
+            if grey.shape != label.shape[:2]:
+                raise ValueError(f'{results["seg_map_path"]}: PIL reads {grey.shape}, '
+                                 f'LoadAnnotations {label.shape[:2]}')
+            binary = (grey >= threshold).astype(np.uint8)
             if class_ids is not None:  # N-way query: the mask of its own class
                 binary *= np.uint8(list(class_ids).index(results['class_id']) + 1)
             elif 'foreground_label' in results:  # base-class view (BaseClassDataset)
@@ -143,7 +155,8 @@ class BinarizeMask(BaseTransform):
             binary = np.zeros(label.shape, dtype=np.uint8)
             for way, class_id in enumerate(class_ids, 1):
                 binary[label == class_id] = way
-            binary[label == self.ignore_index] = self.ignore_index
+            if not results.get('ignore_as_background'):
+                binary[label == self.ignore_index] = self.ignore_index
         else:
             if 'class_id' not in results:
                 raise KeyError('BinarizeMask needs class_id: use it inside ApplyToEpisode')
@@ -151,7 +164,8 @@ class BinarizeMask(BaseTransform):
                 raise ValueError(f'label map {results.get("seg_map_path")} must be '
                                  f'single-channel, got shape {label.shape}')
             binary = (label == results['class_id']).astype(np.uint8)
-            binary[label == self.ignore_index] = self.ignore_index
+            if not results.get('ignore_as_background'):
+                binary[label == self.ignore_index] = self.ignore_index
         annotation = results.get('mask_annotation', 'mask')
         if annotation == 'bbox':
             binary = masks_to_boxes(binary == 1, self.box_connectivity)

@@ -42,7 +42,8 @@ class PackEpisodeInputs(BaseTransform):
                  meta_keys: Sequence[str] = ('img_path', 'seg_map_path', 'ori_shape',
                                              'img_shape', 'pad_shape', 'scale_factor', 'flip',
                                              'flip_direction', 'reduce_zero_label',
-                                             'score_shape', 'score_align_corners'),
+                                             'score_shape', 'score_align_corners',
+                                             'score_from_features'),
                  seg_pad_val: int = 255) -> None:
         self.meta_keys = tuple(meta_keys)
         self.seg_pad_val = seg_pad_val

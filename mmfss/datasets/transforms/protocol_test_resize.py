@@ -40,8 +40,10 @@ class ProtocolTestResize(BaseTransform):
     * ``'hsnet'`` (HSNet ``data/dataset.py`` and ``data/pascal.py``): image stretched to
       ``size`` x ``size`` with PIL's bilinear filter (as torchvision's ``Resize`` on a PIL
       image); masks resized with torch's nearest to ``size`` x ``size``; the query is scored
-      there, or, with ``use_original_imgsize=True``, at its original size after a bilinear
-      (``align_corners=True``) resize of the logits.
+      there, or, with ``use_original_imgsize=True``, at its original size after one bilinear
+      (``align_corners=True``) resize of the model's logits from their own resolution
+      (HSNet ``model/hsnet.py``: the model skips its upsampling to 400 then, and
+      ``predict_mask_nshot`` resizes once; recorded as ``score_from_features``).
 
     Load and binarise the label (:class:`LoadAnnotations`, :class:`BinarizeMask`) before
     this transform. The frame that is scored is recorded as ``score_shape`` and
@@ -53,8 +55,8 @@ class ProtocolTestResize(BaseTransform):
 
     Required keys: ``img``, ``gt_seg_map`` (supports; queries when evaluated). Modified
     keys: ``img``, ``gt_seg_map``, ``img_shape``. Added keys: ``pad_shape``,
-    ``scale_factor``, ``score_shape`` and ``score_align_corners`` (labelled queries),
-    ``img_padding_size`` (unlabelled queries).
+    ``scale_factor``, ``score_shape``, ``score_align_corners`` and ``score_from_features``
+    (labelled queries), ``img_padding_size`` (unlabelled queries).
 
     By default the protocol and the size come with the episode: the dataset's ``protocol``
     and ``test_size`` (:class:`~mmfss.datasets.BaseEpisodicDataset`, copied into each
@@ -135,6 +137,7 @@ class ProtocolTestResize(BaseTransform):
             scale = (s / w, s / h)
             if self.role == 'query' and self.use_original_imgsize:
                 score = (h, w)
+                results['score_from_features'] = True
             else:
                 label = _nearest_like_torch(label, s)
                 score = (s, s) if self.role == 'query' else None

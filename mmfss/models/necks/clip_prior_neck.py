@@ -1,3 +1,4 @@
+import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -9,8 +10,10 @@ from torch import Tensor
 from ..utils import EpisodeFeatures
 from ..utils.cam_affinity_refinement import affinity_refine, scale_cam
 from ..utils.clip_grad_cam import clip_grad_cam, is_vit
+from ..utils.clip_weights import build_clip, is_checkpoint_path, is_openai_archive
 
-__all__ = ['CLIPPriorNeck', 'BG_PROMPTS', 'CLIP_ES_BACKGROUND', 'clip_create_kwargs']
+__all__ = ['CLIPPriorNeck', 'BG_PROMPTS', 'CLIP_ES_BACKGROUND', 'CLIP_ES_CLASS_NAMES',
+           'clip_create_kwargs']
 
 # DOTGraph supplement Table 1.
 BG_PROMPTS = {
@@ -25,22 +28,48 @@ CLIP_ES_BACKGROUND = ('ground', 'land', 'grass', 'tree', 'building', 'wall', 'sk
                       'water', 'river', 'sea', 'railway', 'railroad', 'keyboard', 'helmet',
                       'cloud', 'house', 'mountain', 'ocean', 'road', 'rock', 'street', 'valley',
                       'bridge', 'sign')
+# CLIP-ES's renamed classes (its clip_text.py ``new_class_names`` and
+# ``new_class_names_coco``, which PI-CLIP's ``clip/clip_text.py`` copies and prompts with),
+# keyed by mmfss's class names (PASCAL VOC's, and COCO's official category names, matched
+# by category order with CLIP-ES's PFENet-style COCO list); every other class keeps its
+# name. 'sknowboard' is CLIP-ES's spelling.
+CLIP_ES_CLASS_NAMES = {
+    # PASCAL VOC
+    'bird': 'bird avian', 'chair': 'chair seat', 'person': 'person with clothes,people,human',
+    'tvmonitor': 'tvmonitor screen',
+    # COCO
+    'motorcycle': 'motorbike', 'airplane': 'aeroplane', 'backpack': 'backpack,bag',
+    'umbrella': 'umbrella,parasol', 'handbag': 'handbag,purse', 'tie': 'necktie',
+    'snowboard': 'sknowboard', 'baseball glove': 'glove', 'spoon': 'dessertspoon',
+    'couch': 'sofa', 'potted plant': 'pottedplant', 'dining table': 'diningtable',
+    'tv': 'tvmonitor screen', 'remote': 'remote control', 'hair drier': 'hairdrier,blowdrier',
+}
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def clip_create_kwargs(model_name: str, pretrained: Optional[str],
-                       model_cfg: Optional[dict]) -> dict:
+                       model_cfg: Optional[dict], quick_gelu: Optional[bool] = None) -> dict:
     """Keyword arguments of ``open_clip.create_model``: ``model_cfg``, plus
-    ``force_quick_gelu=True`` when the pretrained tag was trained with QuickGELU (OpenAI's
-    weights: open_clip 3.x builds ``'ViT-B-16'`` with GELU and only warns about the
-    mismatch, which would change every activation of the CLIP models PI-CLIP runs)."""
+    ``force_quick_gelu=True`` for weights trained with QuickGELU (OpenAI's: open_clip 3.x
+    builds ``'ViT-B-16'`` with GELU and only warns about the mismatch, which would change
+    every activation of the CLIP models PI-CLIP runs).
+
+    ``quick_gelu`` None: from the pretrained tag, or, for a checkpoint file, True when it is
+    OpenAI's TorchScript archive (an open_clip state dict does not record its activation:
+    set ``quick_gelu`` for it)."""
     import open_clip
     kwargs = dict(model_cfg or {})
-    if pretrained and 'force_quick_gelu' not in kwargs:
-        tag = open_clip.get_pretrained_cfg(model_name, pretrained) or {}
-        if tag.get('quick_gelu'):
-            kwargs['force_quick_gelu'] = True
+    if 'force_quick_gelu' in kwargs or (quick_gelu is None and not pretrained):
+        return kwargs
+    if quick_gelu is None:
+        if is_checkpoint_path(pretrained):
+            quick_gelu = osp.isfile(pretrained) and is_openai_archive(pretrained)
+        else:
+            quick_gelu = bool((open_clip.get_pretrained_cfg(model_name, pretrained) or
+                               {}).get('quick_gelu'))
+    if quick_gelu:
+        kwargs['force_quick_gelu'] = True
     return kwargs
 
 
@@ -89,11 +118,19 @@ class CLIPPriorNeck(BaseModule):
 
     Args:
         model_name (str): open_clip architecture, e.g. ``'ViT-B-16'`` or ``'RN50'``.
-        pretrained (str, optional): open_clip pretrained tag (``'openai'``) or a local
-            checkpoint path; None for random weights (tests).
+        pretrained (str, optional): open_clip pretrained tag (``'openai'``: downloaded or
+            found in open_clip's cache) or a local checkpoint file: OpenAI's archive
+            (``ViT-B-16.pt``) or an open_clip state dict (see
+            :mod:`~mmfss.models.utils.clip_weights`); None for random weights (tests).
+        quick_gelu (bool, optional): Build the model with QuickGELU (OpenAI's weights);
+            None: the tag's setting, or for a file, whether it is OpenAI's archive.
         model_cfg (dict, optional): Overrides of the architecture (open_clip
             ``create_model`` keyword arguments such as ``vision_cfg``), e.g. a tiny model.
         fg_template (str): Foreground prompt template (PI-CLIP's ``'a photo of {}.'``).
+        class_names (str | dict): The name of a class in its prompts: ``'clip_es'``
+            (default: CLIP-ES's renames, :data:`CLIP_ES_CLASS_NAMES`, as PI-CLIP prompts
+            PASCAL-5i and COCO-20i, e.g. "person with clothes,people,human"), ``'plain'``
+            (the dataset's names) or a dict of renames.
         bg_prompt (str): Key of :data:`BG_PROMPTS` or a template.
         background_vocabulary (Sequence[str]): Class-agnostic distractor words.
         tau (float): Temperature (0.01 = CLIP's logit scale of 100, as PI-CLIP).
@@ -112,7 +149,9 @@ class CLIPPriorNeck(BaseModule):
                  model_name: str = 'ViT-B-16',
                  pretrained: Optional[str] = 'openai',
                  model_cfg: Optional[dict] = None,
+                 quick_gelu: Optional[bool] = None,
                  fg_template: str = 'a photo of {}.',
+                 class_names: Union[str, Dict[str, str]] = 'clip_es',
                  bg_prompt: str = 'without',
                  background_vocabulary: Sequence[str] = CLIP_ES_BACKGROUND,
                  tau: float = 0.01,
@@ -130,6 +169,13 @@ class CLIPPriorNeck(BaseModule):
         import open_clip
         if not tau > 0:
             raise ValueError(f'tau must be > 0, got {tau!r}')
+        if isinstance(class_names, dict):
+            self.class_name_map = dict(class_names)
+        elif class_names in ('clip_es', 'plain'):
+            self.class_name_map = CLIP_ES_CLASS_NAMES if class_names == 'clip_es' else {}
+        else:
+            raise ValueError(f"class_names must be 'clip_es', 'plain' or a dict, got "
+                             f'{class_names!r}')
         self.bg_template = BG_PROMPTS.get(bg_prompt, bg_prompt)
         if bg_prompt not in BG_PROMPTS and '{' not in str(bg_prompt):
             raise ValueError(f'bg_prompt must be one of {sorted(BG_PROMPTS)} or a template '
@@ -151,9 +197,10 @@ class CLIPPriorNeck(BaseModule):
                              f'{input_size!r}')
         if not 0 <= box_threshold < 1:
             raise ValueError(f'box_threshold must be in [0, 1), got {box_threshold!r}')
-        self.clip = open_clip.create_model(model_name, pretrained=pretrained,
-                                           **clip_create_kwargs(model_name, pretrained,
-                                                                model_cfg))
+        self.clip = build_clip(model_name, pretrained,
+                               clip_create_kwargs(model_name, pretrained, model_cfg, quick_gelu),
+                               config_key='the CLIPPriorNeck pretrained setting (clip_neck.'
+                                          'pretrained in the DOTGraph configs)')
         self.clip.eval()
         for p in self.clip.parameters():
             p.requires_grad = False
@@ -213,7 +260,7 @@ class CLIPPriorNeck(BaseModule):
     def prompts(self, class_name: str) -> List[str]:
         """The prompt set of one image: foreground, background (unless ``'none'``), then the
         background vocabulary."""
-        name = class_name.replace('_', ' ')
+        name = self.class_name_map.get(class_name, class_name).replace('_', ' ')
         prompts = [self.fg_template.format(name)]
         if self.bg_template is not None:
             prompts.append(self.bg_template.format(name))

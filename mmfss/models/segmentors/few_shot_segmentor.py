@@ -78,6 +78,21 @@ class FewShotSegmentor(BaseSegmentor):
             for p in self.backbone.parameters():
                 p.requires_grad = False
 
+    def init_weights(self) -> None:
+        """Initialise as mmengine does, after checking that every local ``Pretrained``
+        checkpoint of the submodules' ``init_cfg`` exists (a missing reference file names
+        what to download and how to convert it, see :mod:`mmfss.utils.reference_weights`)."""
+        from mmfss.utils.reference_weights import check_reference_files
+        paths = []
+        for module in self.modules():
+            cfgs = getattr(module, 'init_cfg', None)
+            for cfg in cfgs if isinstance(cfgs, list) else [cfgs]:
+                if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained' and isinstance(
+                        cfg.get('checkpoint'), str) and '://' not in cfg['checkpoint']:
+                    paths.append(cfg['checkpoint'])
+        check_reference_files(dict.fromkeys(paths))
+        super().init_weights()
+
     def train(self, mode: bool = True) -> 'FewShotSegmentor':
         super().train(mode)
         if self.freeze_backbone:
@@ -345,6 +360,13 @@ class FewShotSegmentor(BaseSegmentor):
             raise ValueError(f'a batch mixes episodes of {sorted(ways)} ways')
         if ways != {1}:
             return self._predict_multiway(inputs, data_samples, ways.pop())
+        direct = [bool(s.metainfo.get('score_from_features')) for s in data_samples]
+        if all(direct):  # HSNet use_original_imgsize: one resize, head output -> score frame
+            logits = self.decode_head(self.extract_feat(inputs, self._metas(data_samples)))
+            return self.postprocess_result(logits, data_samples)
+        if any(direct):
+            raise ValueError('a batch mixes queries scored from the logits at their own '
+                             'resolution (HSNet use_original_imgsize) and others')
         logits = self.encode_decode(inputs, self._metas(data_samples))
         return self.postprocess_result(logits, data_samples)
 
@@ -359,8 +381,13 @@ class FewShotSegmentor(BaseSegmentor):
         other queries go through :meth:`BaseSegmentor.postprocess_result` (crop, flip back,
         resize to ``ori_shape``).
 
+        Queries marked ``score_from_features`` (HSNet ``use_original_imgsize``) come with the
+        decode head's logits at their own resolution and are resized once, uncropped (their
+        stretched inputs have no padding).
+
         Args:
-            seg_logits (Tensor): [B, C, H, W] logits at the batch's input size.
+            seg_logits (Tensor): [B, C, H, W] logits at the batch's input size (or the head's
+                resolution, see above).
             data_samples (list[SegDataSample], optional): One per query.
 
         Returns:
@@ -373,7 +400,8 @@ class FewShotSegmentor(BaseSegmentor):
             if 'score_shape' not in meta:
                 super().postprocess_result(seg_logits[i:i + 1], [sample])
                 continue
-            left, right, top, bottom = meta.get('padding_size', (0, 0, 0, 0))
+            left, right, top, bottom = (0, 0, 0, 0) if meta.get('score_from_features') else \
+                meta.get('padding_size', (0, 0, 0, 0))
             h, w = seg_logits.shape[-2:]
             logits = seg_logits[i:i + 1, :, top:h - bottom, left:w - right]
             logits = resize(logits, size=tuple(meta['score_shape']), mode='bilinear',

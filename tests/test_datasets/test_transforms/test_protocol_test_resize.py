@@ -62,6 +62,7 @@ def test_hsnet_geometry():
     s = _sample(h=300, w=450)
     out = ProtocolTestResize(protocol='hsnet', size=400, use_original_imgsize=True)(s)
     assert out['gt_seg_map'].shape == (300, 450) and out['score_shape'] == (300, 450)
+    assert out['score_from_features'] is True  # one resize, from the model's own logits
     sup = ProtocolTestResize(protocol='hsnet', size=400, role='support')(_sample(h=300, w=450))
     assert sup['gt_seg_map'].shape == (400, 400) and 'score_shape' not in sup
 

@@ -347,3 +347,43 @@ def test_openai_weights_get_quick_gelu():
     from open_clip.transformer import QuickGELU
     neck = MODELS.build(tiny_clip_neck(model_cfg_extra=dict(force_quick_gelu=True)))
     assert isinstance(neck.clip.visual.transformer.resblocks[0].mlp.gelu, QuickGELU)
+
+
+# CLIP-ES clip_text.py (as PI-CLIP's clip/clip_text.py copies it): the class lists in label
+# order and the renamed lists the prompts use, stated here to check the neck's table.
+CLIP_ES_VOC = ('aeroplane bicycle bird boat bottle bus car cat chair cow diningtable dog horse '
+               'motorbike person pottedplant sheep sofa train tvmonitor').split()
+CLIP_ES_VOC_NEW = dict(bird='bird avian', chair='chair seat',
+                       person='person with clothes,people,human', tvmonitor='tvmonitor screen')
+CLIP_ES_COCO_NEW = {0: 'person with clothes,people,human', 3: 'motorbike', 4: 'aeroplane',
+                    14: 'bird avian', 24: 'backpack,bag', 25: 'umbrella,parasol',
+                    26: 'handbag,purse', 27: 'necktie', 31: 'sknowboard', 35: 'glove',
+                    44: 'dessertspoon', 56: 'chair seat', 57: 'sofa', 58: 'pottedplant',
+                    60: 'diningtable', 62: 'tvmonitor screen', 65: 'remote control',
+                    78: 'hairdrier,blowdrier'}
+
+
+def test_prompt_names_are_clip_es_renames():
+    """PASCAL-5i and COCO-20i classes are prompted with CLIP-ES's names by default (PI-CLIP's
+    prompts); class_names='plain' keeps the dataset's."""
+    from mmfss.datasets import COCO20iDataset, PASCAL5iDataset
+    neck = MODELS.build(tiny_clip_neck())
+    plain = MODELS.build(tiny_clip_neck(class_names='plain'))
+    voc = PASCAL5iDataset.METAINFO['classes'][1:]
+    assert voc == tuple(CLIP_ES_VOC)
+    for name in voc:
+        assert neck.prompts(name)[0] == f'a photo of {CLIP_ES_VOC_NEW.get(name, name)}.'
+        assert plain.prompts(name)[0] == f'a photo of {name}.'
+    coco = COCO20iDataset.METAINFO['classes'][1:]
+    # mmfss's COCO names are COCO's own; CLIP-ES's plain list is PFENet's spelling of them
+    renamed = {coco[i]: new for i, new in CLIP_ES_COCO_NEW.items()}
+    for name in coco:
+        expected = renamed.get(name, name)
+        assert neck.prompts(name)[:2] == [f'a photo of {expected}.',
+                                          f'This is an image without {expected}']
+    assert neck.prompts('person')[0] == 'a photo of person with clothes,people,human.'
+    custom = MODELS.build(tiny_clip_neck(class_names={'bolt': 'metal bolt'}))
+    assert custom.prompts('bolt')[0] == 'a photo of metal bolt.'
+    assert custom.prompts('person')[0] == 'a photo of person.'
+    with pytest.raises(ValueError, match="class_names must be 'clip_es', 'plain' or a dict"):
+        MODELS.build(tiny_clip_neck(class_names='clip-es'))

@@ -122,6 +122,31 @@ class TestFewShotSegmentor:
         assert torch.equal(out[0].pred_sem_seg.data[0], expected.argmax(0))
         assert out[1].pred_sem_seg.data.shape == (1, 60, 50)  # no score_shape: ori_shape
 
+    def test_hsnet_original_size_is_one_resize(self):
+        """HSNet use_original_imgsize (score_from_features): the head's logits are resized
+        once, straight to the original size (HSNet predict_mask_nshot), not first to the
+        input size."""
+        model = MODELS.build(_model_cfg()).eval()
+        data = _batch(b=2, h=48, w=48)
+        for sample in data['data_samples']:
+            sample.set_metainfo(dict(score_shape=(61, 37), score_align_corners=True,
+                                     score_from_features=True))
+        with torch.no_grad():
+            data = model.data_preprocessor(data, False)
+            logits = model(**data, mode='tensor')
+            out = model(**data, mode='predict')
+        once = torch.nn.functional.interpolate(logits, (61, 37), mode='bilinear',
+                                               align_corners=True)
+        twice = torch.nn.functional.interpolate(torch.nn.functional.interpolate(
+            logits, (48, 48), mode='bilinear', align_corners=model.align_corners), (61, 37),
+            mode='bilinear', align_corners=True)
+        for i in range(2):
+            torch.testing.assert_close(out[i].seg_logits.data, once[i])
+        assert not torch.allclose(once, twice)
+        data['data_samples'][1].set_metainfo(dict(score_from_features=False))
+        with pytest.raises(ValueError, match='mixes queries'):
+            model(**data, mode='predict')
+
     def test_padding_is_cropped(self):
         """A query padded to its batch's largest size is cropped back to its own size."""
         cfg = _model_cfg()

@@ -41,6 +41,19 @@ def test_hsnet_pickle_to_text_feeds_the_hsnet_protocol(tmp_path):
             if s != q:
                 break
         assert (query, supports, class_id) == (q[8:-4], [s[8:-4]], c + 1)
+    # HSNet data/coco.py: mask != class -> 0, so the 255 border is background (PASCAL keeps
+    # it as ignore); PFENet's protocol keeps 255 ignored
+    from mmcv.transforms import Compose
+    load = Compose([dict(type='ApplyToEpisode', transforms=[
+        dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+        dict(type='BinarizeMask')])])
+    for dataset, border in ((ds, 0), (COCO20iDataset(data_root=str(tmp_path), split='val',
+                                                     fold=0, stats_cache_dir='',
+                                                     num_episodes=5), 255)):
+        out = load(dataset.get_data_info(0))
+        for image in [out['query']] + out['supports']:
+            assert set(np.unique(image['gt_seg_map'][0])) == {border}
+            assert 255 not in np.unique(image['gt_seg_map']) or border == 255
     dst.write_text('1\tnot_an_image\n')
     with pytest.raises(ValueError, match=r"hsnet_val_fold0.txt:1: image 'not_an_image'"):
         COCO20iDataset(data_root=str(tmp_path), split='val', fold=0, protocol='hsnet',

@@ -1,0 +1,202 @@
+"""The weights the references released, in mmfss's key layout, and where to get them.
+
+PFENet (dvlab-research/PFENet), BAM (chunbolang/BAM) and PI-CLIP start from PFENet's
+ImageNet "deep base" ResNets (``initmodel/resnet50_v2.pth``, ``resnet101_v2.pth``) and
+BAM/PI-CLIP from BAM's PSPNet base learners (``initmodel/PSPNet/<pascal|coco>/split<i>/
+resnet50/best.pth``). mmfss expresses their network with mmseg's own modules: PFENet's
+``model/resnet.py`` ResNet (stem 3->64->64->128 of 3x3 convs, layer 1 entered with 128
+channels, 1x1 stride-2 downsampling convs, stride in the 3x3 conv) with PFENet's dilation of
+layer 3/4 (every 3x3 conv of layer 3 at dilation 2, of layer 4 at 4, strides 1) is mmseg's
+``ResNetV1c(stem_channels=128, dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1),
+contract_dilation=False)``; BAM's ``PSPNet`` head (``PPM`` of 1x1 conv + BN + ReLU at bins
+1, 2, 3, 6 upsampled with ``align_corners=True``, then ``cls``: 3x3 conv + BN + ReLU +
+dropout + 1x1 classifier) is mmseg's ``PSPHead(channels=512, align_corners=True)``.
+
+This module maps their keys onto those modules (``tools/model_converters/``) and names the
+files the configs expect under ``pretrain/`` with where to download each and how to convert
+it (:func:`check_reference_files`).
+"""
+import os.path as osp
+import re
+from typing import Dict, Iterable, List, Optional
+
+import torch
+
+__all__ = ['convert_pfenet_resnet', 'convert_bam_pspnet', 'convert_file', 'REFERENCE_FILES',
+           'reference_file_help', 'check_reference_files', 'pretrained_checkpoints']
+
+# PFENet's stem (conv1, bn1, conv2, bn2, conv3, bn3; BAM: layer0.0 .. layer0.7) -> mmseg's
+# ResNetV1c stem Sequential (conv, bn, relu, conv, bn, relu, conv, bn, relu)
+_STEM = {'conv1': 'stem.0', 'bn1': 'stem.1', 'conv2': 'stem.3', 'bn2': 'stem.4',
+         'conv3': 'stem.6', 'bn3': 'stem.7'}
+_LAYER0 = {'0': 'stem.0', '1': 'stem.1', '3': 'stem.3', '4': 'stem.4', '6': 'stem.6',
+           '7': 'stem.7'}
+PFENET_RESNET_URL = 'https://github.com/dvlab-research/PFENet (README, "ImageNet pretrained backbones")'
+BAM_PSPNET_URL = 'https://github.com/chunbolang/BAM (README, "our trained base learners")'
+
+
+def _strip(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    if isinstance(state, dict) and isinstance(state.get('state_dict'), dict):
+        state = state['state_dict']
+    if not isinstance(state, dict):
+        raise ValueError(f'expected a state dict, got a {type(state).__name__}')
+    return {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
+def convert_pfenet_resnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """PFENet's ImageNet ResNet (``resnet50_v2.pth``, ``resnet101_v2.pth``) -> the state
+    dict of mmseg's ``ResNetV1c(stem_channels=128)`` (no ``backbone.`` prefix; the ImageNet
+    classifier ``fc`` is dropped).
+
+    Raises:
+        ValueError: a key is neither PFENet's stem, a residual layer nor ``fc``.
+    """
+    out = {}
+    for key, value in _strip(state).items():
+        head, _, rest = key.partition('.')
+        if head in _STEM:
+            out[f'{_STEM[head]}.{rest}'] = value
+        elif re.fullmatch(r'layer[1-4]', head):
+            out[key] = value
+        elif head != 'fc':
+            raise ValueError(f'unexpected key {key!r} for a PFENet ResNet')
+    return out
+
+
+def convert_bam_pspnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """BAM's PSPNet base learner (``initmodel/PSPNet/.../best.pth``) -> an mmseg PSPNet
+    checkpoint's state dict: ``backbone.*`` (``ResNetV1c(stem_channels=128)``) and
+    ``decode_head.*`` (``PSPHead``), what ``configs/base_learner`` trains.
+
+    BAM's ``OneModel`` registers its ResNet twice (``layer0..4`` and ``encoder.0..4``); the
+    copies are checked to be equal and one is kept.
+
+    Raises:
+        ValueError: an unknown key, or the two copies of a weight differ.
+    """
+    state = _strip(state)
+    out: Dict[str, torch.Tensor] = {}
+
+    def put(key, value, source):
+        if key in out and not torch.equal(out[key], value):
+            raise ValueError(f'{source}: BAM checkpoint holds two different copies of {key}')
+        out[key] = value
+
+    for key, value in state.items():
+        parts = key.split('.')
+        if parts[0] == 'encoder':  # encoder.i == layer_i
+            parts = [f'layer{parts[1]}'] + parts[2:]
+        head = parts[0]
+        if head == 'layer0':
+            if parts[1] not in _LAYER0:
+                raise ValueError(f'unexpected key {key!r} in BAM layer0')
+            put('backbone.' + '.'.join([_LAYER0[parts[1]]] + parts[2:]), value, key)
+        elif re.fullmatch(r'layer[1-4]', head):
+            put('backbone.' + '.'.join(parts), value, key)
+        elif head == 'ppm':  # ppm.features.i.{1: conv, 2: bn}
+            branch, layer = parts[2], parts[3]
+            module = {'1': 'conv', '2': 'bn'}.get(layer)
+            if parts[1] != 'features' or module is None:
+                raise ValueError(f'unexpected key {key!r} in BAM ppm')
+            put(f'decode_head.psp_modules.{branch}.1.{module}.' + '.'.join(parts[4:]), value,
+                key)
+        elif head == 'cls':  # cls.{0: conv, 1: bn, 4: classifier}
+            target = {'0': 'decode_head.bottleneck.conv', '1': 'decode_head.bottleneck.bn',
+                      '4': 'decode_head.conv_seg'}.get(parts[1])
+            if target is None:
+                raise ValueError(f'unexpected key {key!r} in BAM cls')
+            put(target + '.' + '.'.join(parts[2:]), value, key)
+        else:
+            raise ValueError(f'unexpected key {key!r} for a BAM PSPNet')
+    return out
+
+
+def convert_file(src: str, dst: str, convert) -> Dict[str, torch.Tensor]:
+    """Read a reference checkpoint, convert its state dict, save ``{'state_dict': ...,
+    'meta': ...}`` to ``dst`` (atomically; folders created) and return the state dict.
+
+    Raises:
+        FileNotFoundError: ``src`` does not exist.
+        ValueError: ``src`` is no checkpoint, or its keys are not the reference's.
+    """
+    from .atomic_io import atomic_write
+    if not osp.isfile(src):
+        raise FileNotFoundError(f'checkpoint {src} does not exist')
+    try:
+        state = torch.load(src, map_location='cpu', weights_only=True)
+    except Exception:  # older checkpoints may pickle more than tensors; the user named it
+        try:
+            state = torch.load(src, map_location='cpu', weights_only=False)
+        except Exception as err:
+            raise ValueError(f'{src} is not a PyTorch checkpoint ({type(err).__name__}: '
+                             f'{err})') from err
+    try:
+        converted = convert(state)
+    except ValueError as err:
+        raise ValueError(f'{src}: {err}') from err
+    meta = dict(converted_from=osp.basename(src), converter=convert.__name__)
+    atomic_write(dst, lambda tmp: torch.save(dict(state_dict=converted, meta=meta), tmp))
+    print(f'{src} -> {dst}: {len(converted)} tensors '
+          f'({sum(v.numel() for v in converted.values() if v.is_floating_point()):,} values)')
+    return converted
+
+
+# The files the configs expect under pretrain/: the reference's file, where it is, and the
+# conversion.
+REFERENCE_FILES = {
+    'pretrain/pfenet_resnet50_v2.pth': dict(
+        file='resnet50_v2.pth', what="PFENet's ImageNet ResNet-50", where=PFENET_RESNET_URL,
+        converter='pfenet_resnet2mmfss.py'),
+    'pretrain/pfenet_resnet101_v2.pth': dict(
+        file='resnet101_v2.pth', what="PFENet's ImageNet ResNet-101", where=PFENET_RESNET_URL,
+        converter='pfenet_resnet2mmfss.py'),
+}
+for _data in ('pascal', 'coco'):
+    for _i in range(4):
+        REFERENCE_FILES[f'pretrain/bam_pspnet_resnet50_{_data}_split{_i}.pth'] = dict(
+            file=f'PSPNet/{_data}/split{_i}/resnet50/best.pth',
+            what=f"BAM's PSPNet base learner of {_data} fold {_i}", where=BAM_PSPNET_URL,
+            converter='bam_pspnet2mmfss.py')
+
+
+def reference_file_help(path: str) -> Optional[str]:
+    """What to download and how to convert it, for a file of :data:`REFERENCE_FILES`."""
+    key = osp.normpath(path).replace(osp.sep, '/')
+    for name, info in REFERENCE_FILES.items():
+        if key == name or key.endswith('/' + name):
+            return (f'download {info["file"]} ({info["what"]}) from {info["where"]} and '
+                    f'convert it: python tools/model_converters/{info["converter"]} '
+                    f'{info["file"]} {path}')
+    return None
+
+
+def pretrained_checkpoints(cfg) -> List[str]:
+    """The ``Pretrained`` checkpoints of a config's ``model`` (``init_cfg`` anywhere in it,
+    and ``base_learner_init``) that are local paths (not ``open-mmlab://``, ``http``...)."""
+    found: List[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get('type') == 'Pretrained' and isinstance(node.get('checkpoint'), str):
+                found.append(node['checkpoint'])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(cfg.get('model', {}))
+    return [c for c in dict.fromkeys(found) if '://' not in c]
+
+
+def check_reference_files(paths: Iterable[str]) -> None:
+    """Raise a FileNotFoundError naming the first missing checkpoint, with what to download
+    and how to convert it when it is one of the references' files."""
+    for path in paths:
+        if osp.isfile(path):
+            continue
+        hint = reference_file_help(path)
+        raise FileNotFoundError(f'checkpoint {path} (model init_cfg) does not exist'
+                                + (f': {hint}' if hint else ': train the model that writes '
+                                   'it first (see the config\'s comment) or set the key to '
+                                   'an existing file'))

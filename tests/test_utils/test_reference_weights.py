@@ -1,0 +1,306 @@
+"""The references' weights in mmfss's modules: PFENet's deep-base ResNet and BAM's PSPNet.
+
+The reference modules below are this project's statements of PFENet's ``model/resnet.py``
+(ResNet with ``deep_base=True``), the dilation PFENet's ``model/PFENet.py`` (and BAM's
+``model/PSPNet.py``) applies to layer 3/4, and BAM's ``model/PSPNet.py`` ``OneModel`` with
+its ``model/PPM.py``, in their key layout. Random weights are saved as the references save
+them, converted by ``tools/model_converters/`` and loaded into mmseg's modules; every stage
+and the logits must agree to 1e-5 (relative to the largest value), in train and eval mode.
+"""
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from mmfss.utils.reference_weights import (REFERENCE_FILES, check_reference_files,
+                                           pretrained_checkpoints, reference_file_help)
+
+from ..conftest import REPO
+
+TOL = 1e-5
+
+
+# ------------------------------------------------------------------ statements of the references
+class RefBottleneck(nn.Module):
+    """PFENet model/resnet.py ``Bottleneck`` (stride in the 3x3 conv)."""
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class RefResNet(nn.Module):
+    """PFENet model/resnet.py ``ResNet(deep_base=True)``: three 3x3 stem convs
+    (3->64 stride 2, 64->64, 64->128), max pool, layer1 entered with 128 channels, 1x1
+    downsampling convs, ImageNet classifier ``fc``."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(64)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv3 = nn.Conv2d(64, 128, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(128)
+        self.relu3 = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.inplanes = 128
+        self.layer1 = self._layer(64, layers[0])
+        self.layer2 = self._layer(128, layers[1], 2)
+        self.layer3 = self._layer(256, layers[2], 2)
+        self.layer4 = self._layer(512, layers[3], 2)
+        self.fc = nn.Linear(2048, 1000)
+
+    def _layer(self, planes, blocks, stride=1):
+        down = None
+        if stride != 1 or self.inplanes != planes * 4:
+            down = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride=stride,
+                                           bias=False), nn.BatchNorm2d(planes * 4))
+        layers = [RefBottleneck(self.inplanes, planes, stride, down)]
+        self.inplanes = planes * 4
+        layers += [RefBottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+
+def pfenet_dilate(resnet):
+    """PFENet model/PFENet.py (and BAM model/PSPNet.py): every 3x3 conv of layer3 at
+    dilation 2, of layer4 at 4, strides 1; downsampling convs stride 1."""
+    for layer, d in ((resnet.layer3, 2), (resnet.layer4, 4)):
+        for n, m in layer.named_modules():
+            if 'conv2' in n:
+                m.dilation, m.padding, m.stride = (d, d), (d, d), (1, 1)
+            elif 'downsample.0' in n:
+                m.stride = (1, 1)
+    return resnet
+
+
+class RefPPM(nn.Module):
+    """BAM model/PPM.py: per bin adaptive average pool, 1x1 conv, BN, ReLU, bilinear
+    upsampling (align_corners=True); concatenated after the input."""
+
+    def __init__(self, in_dim, reduction_dim, bins):
+        super().__init__()
+        self.features = nn.ModuleList([nn.Sequential(
+            nn.AdaptiveAvgPool2d(b), nn.Conv2d(in_dim, reduction_dim, 1, bias=False),
+            nn.BatchNorm2d(reduction_dim), nn.ReLU(inplace=True)) for b in bins])
+
+    def forward(self, x):
+        return torch.cat([x] + [F.interpolate(f(x), x.shape[2:], mode='bilinear',
+                                              align_corners=True) for f in self.features], 1)
+
+
+class RefPSPNet(nn.Module):
+    """BAM model/PSPNet.py ``OneModel`` (ResNet-50): layer0 = PFENet's stem + max pool,
+    layer1..4 dilated as PFENet, ``encoder`` = the same five modules again, PPM at bins
+    1, 2, 3, 6 with 512 channels each, ``cls`` = 3x3 conv (4096 -> 512) + BN + ReLU +
+    Dropout2d(0.1) + 1x1 classifier; logits resized to ((H - 1) / 8 * 8 + 1) with
+    align_corners=True."""
+
+    def __init__(self, classes=16):
+        super().__init__()
+        r = pfenet_dilate(RefResNet([3, 4, 6, 3]))
+        self.layer0 = nn.Sequential(r.conv1, r.bn1, r.relu1, r.conv2, r.bn2, r.relu2, r.conv3,
+                                    r.bn3, r.relu3, r.maxpool)
+        self.layer1, self.layer2, self.layer3, self.layer4 = r.layer1, r.layer2, r.layer3, r.layer4
+        self.encoder = nn.Sequential(self.layer0, self.layer1, self.layer2, self.layer3,
+                                     self.layer4)
+        self.ppm = RefPPM(2048, 512, (1, 2, 3, 6))
+        self.cls = nn.Sequential(nn.Conv2d(4096, 512, 3, padding=1, bias=False),
+                                 nn.BatchNorm2d(512), nn.ReLU(inplace=True),
+                                 nn.Dropout2d(p=0.1), nn.Conv2d(512, classes, 1))
+
+    def forward(self, x):
+        h, w = (int((s - 1) / 8 * 8 + 1) for s in x.shape[2:])
+        head = self.cls(self.ppm(self.encoder(x)))
+        return head, F.interpolate(head, size=(h, w), mode='bilinear', align_corners=True)
+
+
+def ref_stages(resnet_like, x):
+    """layer1..layer4 outputs of a reference ResNet (stem through layer0 or conv1..)."""
+    if hasattr(resnet_like, 'layer0'):
+        x = resnet_like.layer0(x)
+    else:
+        r = resnet_like
+        x = r.maxpool(r.relu3(r.bn3(r.conv3(r.relu2(r.bn2(r.conv2(r.relu1(r.bn1(r.conv1(x))))))))))
+    outs = []
+    for layer in (resnet_like.layer1, resnet_like.layer2, resnet_like.layer3,
+                  resnet_like.layer4):
+        x = layer(x)
+        outs.append(x)
+    return outs
+
+
+def randomize(module, seed):
+    """Random weights and BN statistics, so that every key matters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            if name.endswith('running_var'):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            elif name.endswith(('running_mean', 'bias')):
+                t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+            elif t.ndim == 1:  # BN weight
+                t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.5)
+            else:  # conv: variance-preserving
+                fan_in = t[0].numel()
+                t.copy_(torch.randn(t.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+    return module
+
+
+def mmfss_backbone(depth):
+    """The backbone of the paper configs (configs/_base_/models/fss-baseline_r50-d8.py)."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/models/fss-baseline_r50-d8.py'))
+    backbone = dict(cfg.model.backbone, depth=depth, init_cfg=None)
+    return MODELS.build(backbone)
+
+
+def assert_close(a, b, what):
+    scale = max(1.0, float(b.abs().max()))
+    err = float((a - b).abs().max()) / scale
+    assert err <= TOL, f'{what}: max |diff| / max |ref| = {err:.2e}'
+    return err
+
+
+def run_converter(name, src, dst):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO, 'tools', 'model_converters', f'{name}.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.main([str(src), str(dst)]) == 0
+    return torch.load(dst, map_location='cpu', weights_only=True)['state_dict']
+
+
+# ------------------------------------------------------------------ parity
+@pytest.mark.parametrize('depth,blocks', [(50, [3, 4, 6, 3]), (101, [3, 4, 23, 3])])
+def test_pfenet_resnet_converts_exactly(tmp_path, depth, blocks):
+    ref = randomize(pfenet_dilate(RefResNet(blocks)), seed=depth)
+    src = tmp_path / f'resnet{depth}_v2.pth'
+    torch.save(ref.state_dict(), src)  # PFENet's files are plain state dicts
+    state = run_converter('pfenet_resnet2mmfss', src, tmp_path / 'converted.pth')
+    ours = mmfss_backbone(depth)
+    ours.load_state_dict(state, strict=True)
+    # the architectures match to the parameter (PFENet's counts, without fc)
+    n_ref = sum(p.numel() for n, p in ref.named_parameters() if not n.startswith('fc.'))
+    assert sum(p.numel() for p in ours.parameters()) == n_ref
+    if depth == 50:
+        assert n_ref == 23_631_808
+    x = torch.randn(2, 3, 65, 65, generator=torch.Generator().manual_seed(1))
+    for mode in ('eval', 'train'):
+        getattr(ref, mode)()
+        getattr(ours, mode)()
+        with torch.no_grad():
+            for i, (a, b) in enumerate(zip(ours(x), ref_stages(ref, x)), 1):
+                assert a.shape == b.shape
+                assert_close(a, b, f'ResNet-{depth} layer{i} ({mode})')
+
+
+def test_bam_pspnet_converts_exactly(tmp_path):
+    ref = randomize(RefPSPNet(classes=16), seed=7)
+    src = tmp_path / 'best.pth'
+    # BAM saves {'epoch', 'state_dict', 'optimizer'} of its DDP model ('module.' keys)
+    torch.save(dict(epoch=100, state_dict={f'module.{k}': v for k, v in
+                                           ref.state_dict().items()}), src)
+    state = run_converter('bam_pspnet2mmfss', src, tmp_path / 'converted.pth')
+    backbone = mmfss_backbone(50)
+    backbone.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith('backbone.')},
+                             strict=True)
+    # DOTGraph's base learner: configs/_base_/models/dotgraph_r50-d8.py
+    cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/models/dotgraph_r50-d8.py'))
+    head = MODELS.build(cfg.model.decode_head.base_learner)
+    head.load_state_dict({k[12:]: v for k, v in state.items()
+                          if k.startswith('decode_head.')}, strict=True)
+    x = torch.randn(2, 3, 65, 65, generator=torch.Generator().manual_seed(2))
+    for mode in ('eval', 'train'):
+        for m in (ref, backbone, head):
+            getattr(m, mode)()
+        with torch.no_grad():
+            torch.manual_seed(3)  # the same dropout masks in train mode
+            ref_head, ref_logits = ref(x)
+            torch.manual_seed(3)
+            feats = backbone(x)
+            logits = head(feats)
+        for i, (a, b) in enumerate(zip(feats, ref_stages(ref, x) if mode == 'eval' else
+                                       feats), 1):
+            assert_close(a, b, f'layer{i} ({mode})')
+        assert_close(logits, ref_head, f'base learner logits ({mode})')
+        full = F.interpolate(logits, size=ref_logits.shape[2:], mode='bilinear',
+                             align_corners=head.align_corners)
+        assert_close(full, ref_logits, f'resized logits ({mode})')
+
+
+def test_converters_name_bad_keys(tmp_path):
+    src = tmp_path / 'other.pth'
+    torch.save({'backbone.conv1.weight': torch.zeros(1)}, src)
+    for name in ('pfenet_resnet2mmfss', 'bam_pspnet2mmfss'):
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(
+            name, osp.join(REPO, 'tools', 'model_converters', f'{name}.py'))
+        tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tool)
+        assert tool.main([str(src), str(tmp_path / 'out.pth')]) == 2
+        assert not (tmp_path / 'out.pth').exists()
+
+
+def test_configs_point_at_the_reference_files(tmp_path, monkeypatch):
+    """The paper configs name the converted files; a missing one says what to download and
+    how to convert it, from the config (tools/train.py) and from the model's init."""
+    monkeypatch.chdir(tmp_path)
+    cases = {
+        'configs/cmnet/cmnet_r50-d8_1xb4-200e_pascal5i-fold0-1shot_baseline.py':
+            'pretrain/pfenet_resnet50_v2.pth',
+        'configs/base_learner/pspnet_r50-d8_4xb3-100e_pascal5i-base-fold0.py':
+            'pretrain/pfenet_resnet50_v2.pth',
+        'configs/base_learner/pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0.py':
+            'pretrain/pfenet_resnet50_v2.pth',
+        'configs/dotgraph/dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold2-1shot.py':
+            'pretrain/bam_pspnet_resnet50_pascal_split2.pth',
+        'configs/dotgraph/dotgraph_r50-d8-vitb16_4xb2-50e_coco20i-fold1-5shot.py':
+            'pretrain/bam_pspnet_resnet50_coco_split1.pth',
+    }
+    for config, expected in cases.items():
+        paths = pretrained_checkpoints(Config.fromfile(osp.join(REPO, config)))
+        assert expected in paths, (config, paths)
+        assert expected in REFERENCE_FILES
+        with pytest.raises(FileNotFoundError) as err:
+            check_reference_files(paths)
+        message = str(err.value)
+        assert expected in message and 'tools/model_converters/' in message
+        assert 'github.com/' in message
+    hint = reference_file_help('pretrain/bam_pspnet_resnet50_coco_split3.pth')
+    assert 'PSPNet/coco/split3/resnet50/best.pth' in hint and 'bam_pspnet2mmfss.py' in hint
+    assert reference_file_help('work_dirs/x.pth') is None
+
+
+def test_model_init_names_the_missing_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/models/fss-baseline_r50-d8.py'))
+    model = MODELS.build(dict(cfg.model, backbone=dict(cfg.model.backbone, depth=18,
+                                                       stem_channels=16, base_channels=16),
+                              decode_head=dict(cfg.model.decode_head, in_channels=[32, 64],
+                                               channels=16)))
+    with pytest.raises(FileNotFoundError, match=r'pretrain/pfenet_resnet50_v2.pth .*download '
+                                                r'resnet50_v2.pth .*pfenet_resnet2mmfss.py'):
+        model.init_weights()
