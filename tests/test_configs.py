@@ -160,8 +160,9 @@ def _check_variants(root, name):
 
 
 def test_dotgraph_config_conventions():
-    """Backbone and base learner come from the base-class PSPNet of the same fold; the
-    CLIP model names real weights; folds and shots reach every loader."""
+    """Backbone and base learner come from BAM's base-class PSPNet of the same fold
+    (converted); the CLIP model names real weights (QuickGELU, OpenAI's); BAM's frames
+    (align_corners=True); folds and shots reach every loader."""
     root = f'{REPO}/configs/dotgraph'
     for ds, name, n_base in (('pascal5i', 'dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i', 16),
                              ('coco20i', 'dotgraph_r50-d8-vitb16_4xb2-50e_coco20i', 61)):
@@ -169,17 +170,27 @@ def test_dotgraph_config_conventions():
             for shot in (1, 5):
                 cfg = Config.fromfile(f'{root}/{name}-fold{fold}-{shot}shot.py')
                 ckpt = cfg.base_learner_checkpoint
-                assert f'{ds}-base-fold{fold}/' in ckpt
+                data = ds[:-2]  # pascal / coco
+                assert ckpt == f'pretrain/bam_pspnet_resnet50_{data}_split{fold}.pth'
                 assert cfg.model.backbone.init_cfg.checkpoint == ckpt
                 head = cfg.model.decode_head
                 assert head.base_learner_init.checkpoint == ckpt
                 assert head.base_learner_init.prefix == 'decode_head.'
                 assert head.base_learner.num_classes == n_base
-                stage1 = osp.basename(osp.dirname(ckpt))
-                assert Config.fromfile(f'{REPO}/configs/base_learner/{stage1}.py'
-                                       ).model.decode_head.num_classes == n_base
+                assert head.align_corners and head.meta_head.align_corners
+                assert head.base_learner.align_corners
+                assert cfg.model.backbone.stem_channels == 128
+                assert not cfg.model.backbone.contract_dilation
+                # a base learner trained here with BAM's recipe fits the same slots
+                recipe = 'pspnet_r50-d8_4xb3-100e_pascal5i' if data == 'pascal' else \
+                    'pspnet_r50-d8_4xb3-20e_coco20i'
+                own = Config.fromfile(f'{REPO}/configs/base_learner/{recipe}-base-fold{fold}.py')
+                assert own.model.decode_head.num_classes == n_base
+                assert own.model.decode_head.align_corners
+                assert own.model.backbone.stem_channels == 128
                 clip = [n for n in cfg.model.necks if n.type == 'CLIPPriorNeck'][0]
                 assert clip.model_name == 'ViT-B-16' and clip.pretrained == 'openai'
+                assert clip.quick_gelu is True
                 for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
                     assert cfg[key].dataset.fold == fold and cfg[key].dataset.shot == shot
     _check_variants(root, 'dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot')

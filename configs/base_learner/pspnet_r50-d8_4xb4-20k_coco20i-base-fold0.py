@@ -10,7 +10,14 @@ _base_ = [
 ]
 crop_size = (473, 473)
 data_preprocessor = dict(size=crop_size)
+# PFENet's deep-base ResNet-50 from its ImageNet weights (CMNet's stage 1 in PFENet's line)
+backbone = dict(
+    stem_channels=128,
+    contract_dilation=False,
+    init_cfg=dict(type='Pretrained', checkpoint='pretrain/pfenet_resnet50_v2.pth'))
 model = dict(
     data_preprocessor=data_preprocessor,
+    pretrained=None,
+    backbone=backbone,
     decode_head=dict(num_classes=61),
     auxiliary_head=dict(num_classes=61))

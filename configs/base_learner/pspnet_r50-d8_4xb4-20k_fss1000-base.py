@@ -9,7 +9,14 @@ _base_ = [
 crop_size = (224, 224)
 ignore_index = 1000  # 255 is a class here (fss1000_base.py)
 data_preprocessor = dict(size=crop_size, seg_pad_val=ignore_index)
+# PFENet's deep-base ResNet-50 from its ImageNet weights (CMNet's stage 1 in PFENet's line)
+backbone = dict(
+    stem_channels=128,
+    contract_dilation=False,
+    init_cfg=dict(type='Pretrained', checkpoint='pretrain/pfenet_resnet50_v2.pth'))
 model = dict(
     data_preprocessor=data_preprocessor,
+    pretrained=None,
+    backbone=backbone,
     decode_head=dict(num_classes=521, ignore_index=ignore_index),
     auxiliary_head=dict(num_classes=521, ignore_index=ignore_index))

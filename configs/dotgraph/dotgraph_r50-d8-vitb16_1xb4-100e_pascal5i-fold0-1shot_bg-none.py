@@ -6,7 +6,7 @@
 _base_ = ['./dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot.py']
 model = dict(
     necks=[{{_base_.prior_neck}}, dict(
-        type='CLIPPriorNeck', model_name='ViT-B-16', pretrained='openai',
+        type='CLIPPriorNeck', model_name='ViT-B-16', pretrained='openai', quick_gelu=True,
         fg_template='a photo of {}.', bg_prompt='none', tau=0.01, in_index=2,
         prior_keys=('clip_fg', 'clip_bg')), dict(
         type='OTGraphNeck', in_channels=[512, 1024], in_index=[1, 2], channels=256,

@@ -8,6 +8,8 @@ import logging
 import os
 import os.path as osp
 import shutil
+import signal
+import sys
 import tempfile
 from typing import Optional
 
@@ -101,7 +103,7 @@ def build_page(callbacks: PageCallbacks, header: str = ''):
         probabilities = gr.Gallery(label='Foreground probability of each class', columns=4,
                                    elem_id='probabilities', **pictures)
         panels = gr.Gallery(label='Panels: supports with their masks, the prediction',
-                            columns=2, elem_id='panels', **pictures)
+                            columns=1, elem_id='panels', **pictures)
         downloads = gr.File(label='Masks (PNG): *_labels.png holds 0..N, one 0/255 mask per '
                                   'class', file_count='multiple', interactive=False,
                             elem_id='downloads')
@@ -144,6 +146,8 @@ def serve(config: str,
     """
     folder = tempfile.mkdtemp(prefix='mmfss-webui-', dir=temp_dir)
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    # a service manager's stop (SIGTERM) ends the server as Ctrl-C does: folder removed
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     os.environ['GRADIO_TEMP_DIR'] = osp.join(folder, 'uploads')
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
     gr = _import_gradio()

@@ -164,6 +164,19 @@ class PageDriver:
         inputs[0].send_keys('\n'.join(osp.abspath(p) for p in paths))
         time.sleep(0.5)
 
+    def fill_example(self, title: str) -> None:
+        """Choose an example in the example chooser and fill the page with it."""
+        box = self.css('#example input')[0]
+        box.click()
+        option = self.wait_for(lambda: [o for o in self.css('li[role="option"], '
+                                                             'ul.options li')
+                                        if o.text.strip() == title], f'option {title!r}')
+        option[0].click()
+        time.sleep(0.3)
+        self.css('#fill')[0].click()
+        # the first class's name and every filled slot arrive with one update
+        time.sleep(2.0)
+
     def fill(self, elem_id: str, text: str) -> None:
         box = self.css(f'#{elem_id} input, #{elem_id} textarea')[0]
         box.clear()

@@ -5,6 +5,7 @@ Needs the ``[web]`` extra (Gradio, Selenium) and Debian's ``chromium`` + ``chrom
 """
 import io
 import os
+import re
 import os.path as osp
 
 import numpy as np
@@ -96,3 +97,7 @@ def test_page_in_chromium(trained_shapes_model, tmp_path):
     with open(tmp_path / 'server.log') as f:
         log = f.read()
     assert 'Traceback' not in log, log[-3000:]
+    # uploads and results lived in one temporary folder, removed when the server stopped
+    folder = re.search(r'uploads and results in (\S+) ', log).group(1)
+    assert not osp.exists(folder), folder
+    assert 'gradio.live' not in log  # no public share link was opened

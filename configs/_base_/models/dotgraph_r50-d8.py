@@ -13,7 +13,8 @@ prior_neck = dict(type='PriorMaskNeck', in_index=3, prior_key='prior')
 clip_neck = dict(
     type='CLIPPriorNeck',
     model_name='ViT-B-16',
-    pretrained='openai',
+    pretrained='openai',  # or a file: OpenAI's ViT-B-16.pt or an open_clip state dict
+    quick_gelu=True,  # OpenAI's weights (PI-CLIP), also from an open_clip state dict
     fg_template='a photo of {}.',
     bg_prompt='without',
     tau=0.01,
