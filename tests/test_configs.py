@@ -50,6 +50,7 @@ def _offline(cfg):
     same kind for CLIPPriorNeck), no pretrained or stage-1 checkpoints."""
     if cfg.model.type == 'EncoderDecoder':
         cfg.model.pretrained = None
+        cfg.model.backbone.init_cfg = None  # PFENet's ImageNet weights (pretrain/)
         return
     cfg.model.backbone.init_cfg = None
     for neck in cfg.model.get('necks', []):
@@ -170,7 +171,7 @@ def test_dotgraph_config_conventions():
             for shot in (1, 5):
                 cfg = Config.fromfile(f'{root}/{name}-fold{fold}-{shot}shot.py')
                 ckpt = cfg.base_learner_checkpoint
-                data = ds[:-2]  # pascal / coco
+                data = 'pascal' if ds == 'pascal5i' else 'coco'
                 assert ckpt == f'pretrain/bam_pspnet_resnet50_{data}_split{fold}.pth'
                 assert cfg.model.backbone.init_cfg.checkpoint == ckpt
                 head = cfg.model.decode_head
