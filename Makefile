@@ -9,8 +9,10 @@ DEMO_CONFIG := configs/baseline/fss-baseline_r18w16-d8_1xb8-1.2k_shapes5i-fold0-
 DEMO_CHECKPOINT := work_dirs/demo/iter_1200.pth
 WEB_ARGS ?=
 PYTEST_ARGS ?=
+GPU_CHECK_ARGS ?=
 
-.PHONY: install install-tests install-web demo web compare test test-fast check-mmseg-env clean
+.PHONY: install install-tests install-web demo web compare test test-fast check-mmseg-env \
+	gpu-check memory-estimate clean
 
 install: $(INSTALL_STAMP)
 
@@ -54,6 +56,16 @@ test-fast: install-tests
 # mmseg environment")
 check-mmseg-env: install
 	bash tools/check_mmseg_env.sh
+
+# every method at its real size on this machine's GPU (step time, test speed, peak memory);
+# without CUDA its CPU path on the Shapes-5i configs (CI runs that). GPU_CHECK_ARGS go to
+# tools/gpu_check.py (e.g. --skip-tests)
+gpu-check: install-tests
+	$(PYTHON) tools/gpu_check.py $(GPU_CHECK_ARGS)
+
+# training memory of each paper config at its batch and crop, counted on the meta device
+memory-estimate: install
+	$(PYTHON) tools/analysis_tools/estimate_memory.py
 
 clean:
 	rm -rf $(VENV) work_dirs build *.egg-info mmfss/ot/_kernel_passes*.so

@@ -60,6 +60,14 @@ def _offline(cfg):
         cfg.model.decode_head.base_learner_init = None
 
 
+def _check_unused_parameters(cfg, model):
+    """DDP's find_unused_parameters is set exactly where a training step leaves trainable
+    parameters without a gradient (elsewhere it costs a graph walk per step)."""
+    unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert bool(cfg.get('find_unused_parameters', False)) == bool(unused), (
+        f'find_unused_parameters={cfg.get("find_unused_parameters")} but unused: {unused}')
+
+
 def _step_segmentor(cfg):
     """Stage-1 configs: a standard mmseg segmentor on the base-class view."""
     _offline(cfg)
@@ -75,6 +83,7 @@ def _step_segmentor(cfg):
     data = model.data_preprocessor(_seg_batch(num_classes=num_classes), True)
     losses = model(**data, mode='loss')
     sum(v for k, v in losses.items() if 'loss' in k).backward()
+    _check_unused_parameters(cfg, model)
     model.eval()
     with torch.no_grad():
         out = model(**model.data_preprocessor(_seg_batch(b=1), False), mode='predict')
@@ -94,6 +103,7 @@ def _step_few_shot(cfg):
     loss.backward()
     trainable = [p for p in model.parameters() if p.requires_grad]
     assert trainable and any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable)
+    _check_unused_parameters(cfg, model)
     model.eval()
     with torch.no_grad():
         out = model(**model.data_preprocessor(_batch(b=1, k=k, h=64, w=64), False),
@@ -122,6 +132,19 @@ def test_config_builds_and_steps(path):
         _step_segmentor(cfg)
     else:
         _step_few_shot(cfg)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, f'{REPO}/configs'))
+def test_paper_scale_loop_settings(path):
+    """Epoch-based loops drop the last batch (PFENet's and BAM's loaders; a one-episode
+    batch has no batch-norm statistics); DDP converts to SyncBN (BAM) and the evaluation
+    loops do not autotune cuDNN."""
+    cfg = Config.fromfile(path)
+    if cfg.train_cfg.get('type') == 'EpochBasedTrainLoop':
+        assert cfg.train_dataloader.get('drop_last') is True
+        assert cfg.train_dataloader.sampler.type == 'DefaultSampler'
+    assert cfg.sync_bn == 'torch'
+    assert any(h.type == 'CudnnBenchmarkHook' for h in cfg.custom_hooks)
 
 
 def test_cmnet_config_conventions():

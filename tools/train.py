@@ -24,7 +24,11 @@ def parse_args():
         'with a path, from that checkpoint')
     parser.add_argument(
         '--amp', action='store_true', default=False,
-        help='enable automatic-mixed-precision training')
+        help='mixed-precision training: bfloat16 where the device computes it (Ampere or '
+        'newer GPUs, CPUs), else float16 with dynamic loss scaling; the log says which')
+    parser.add_argument(
+        '--amp-dtype', choices=['auto', 'bfloat16', 'float16'], default='auto',
+        help='with --amp: force the autocast dtype (default: auto)')
     parser.add_argument(
         '--cfg-options', nargs='+', metavar='KEY=VALUE',
         help='override some settings in the used config, the key-value pair in xxx=yyy '
@@ -57,9 +61,10 @@ def train(args):
     from mmseg.registry import RUNNERS
 
     import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
-    from mmfss.utils import (check_checkpoint_file, check_dataset_paths, check_reference_files,
-                             load_tool_config, pretrained_checkpoints,
-                             setup_cpu_dist, teardown_dist, trust_checkpoint)
+    from mmfss.utils import (ToolInputError, check_checkpoint_file, check_dataset_paths,
+                             check_reference_files, effective_batch_message,
+                             load_tool_config, pretrained_checkpoints, setup_cpu_dist,
+                             teardown_dist, trust_checkpoint)
     cfg = load_tool_config(args.config, args.cfg_options, args.data_root)
     cfg.launcher = args.launcher
 
@@ -70,14 +75,15 @@ def train(args):
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
-        if optim_wrapper == 'AmpOptimWrapper':
+        if optim_wrapper in ('AmpOptimWrapper', 'MixedPrecisionOptimWrapper'):
             print_log('AMP training is already enabled in your config.', logger='current',
                       level=logging.WARNING)
         else:
             if optim_wrapper != 'OptimWrapper':
-                raise ValueError('--amp is only supported when the optimizer wrapper type is '
-                                 f'OptimWrapper, but got {optim_wrapper}')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+                raise ToolInputError('--amp is only supported when the optimizer wrapper '
+                                     f'type is OptimWrapper, but got {optim_wrapper}')
+            cfg.optim_wrapper.type = 'MixedPrecisionOptimWrapper'
+            cfg.optim_wrapper.dtype = args.amp_dtype
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     if args.resume == 'auto':
@@ -100,6 +106,9 @@ def train(args):
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    message = effective_batch_message(args.config, runner.world_size, cfg)
+    if message:
+        print_log(message, logger='current', level=logging.WARNING)
     runner.train()
     teardown_dist()  # after success only: its barrier would hang if a rank failed
 

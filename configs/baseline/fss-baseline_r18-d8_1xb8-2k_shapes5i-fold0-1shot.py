@@ -14,3 +14,5 @@ model = dict(
     freeze_backbone=False,
     decode_head=dict(in_channels=[64, 128], channels=128))
 randomness = dict(seed=0)
+# the backbone trains, but its last stage only feeds the training-free prior (no gradient)
+find_unused_parameters = True

@@ -12,4 +12,5 @@ model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=stage1_checkpoint, prefix='backbone.')))
-train_dataloader = dict(sampler=dict(type='DefaultSampler', shuffle=True))
+train_dataloader = dict(
+    sampler=dict(type='DefaultSampler', shuffle=True), drop_last=True, pin_memory=True)

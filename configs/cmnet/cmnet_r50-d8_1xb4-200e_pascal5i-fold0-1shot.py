@@ -13,4 +13,5 @@ model = dict(
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=stage1_checkpoint, prefix='backbone.')))
 train_dataloader = dict(
-    batch_size=4, sampler=dict(type='DefaultSampler', shuffle=True))
+    batch_size=4, sampler=dict(type='DefaultSampler', shuffle=True), drop_last=True,
+    pin_memory=True)

@@ -18,4 +18,5 @@ model = dict(
     decode_head=dict(
         base_learner_init=dict(
             type='Pretrained', checkpoint=base_learner_checkpoint, prefix='decode_head.')))
-train_dataloader = dict(sampler=dict(type='DefaultSampler', shuffle=True))
+train_dataloader = dict(
+    sampler=dict(type='DefaultSampler', shuffle=True), drop_last=True, pin_memory=True)

@@ -21,4 +21,5 @@ model = dict(
             type='Pretrained', checkpoint=base_learner_checkpoint, prefix='decode_head.')))
 optim_wrapper = dict(optimizer=dict(lr=0.005))
 train_dataloader = dict(
-    batch_size=2, sampler=dict(type='DefaultSampler', shuffle=True))
+    batch_size=2, sampler=dict(type='DefaultSampler', shuffle=True), drop_last=True,
+    pin_memory=True)

@@ -1,3 +1,5 @@
-from .hooks import FewShotVisualizationHook, PlainCheckpointHook
+from .hooks import CudnnBenchmarkHook, FewShotVisualizationHook, PlainCheckpointHook
+from .optimizers import MixedPrecisionOptimWrapper, resolve_amp_dtype
 
-__all__ = ['FewShotVisualizationHook', 'PlainCheckpointHook']
+__all__ = ['FewShotVisualizationHook', 'PlainCheckpointHook', 'CudnnBenchmarkHook',
+           'MixedPrecisionOptimWrapper', 'resolve_amp_dtype']

@@ -37,8 +37,17 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
             model as it is.
     """
 
+    @property
+    def target_device(self) -> torch.device:
+        """Where batches are built: the device of the normalisation buffers (they follow
+        the model through ``.to()``/``.cuda()``), else mmengine's recorded device."""
+        return self.mean.device if self._enable_normalize else self.device
+
     def _normalize(self, img: torch.Tensor) -> torch.Tensor:
-        """[..., 3, H, W] uint8/float -> float, channel-converted and normalised."""
+        """[..., 3, H, W] uint8/float on any device -> float on :attr:`target_device`,
+        channel-converted and normalised (moved first, as loaded: a uint8 image crosses
+        to the GPU at a quarter of its float size)."""
+        img = img.to(self.target_device, non_blocking=True)
         if self.channel_conversion and img.shape[-3] == 3:
             img = img.flip(-3)
         img = img.float()
@@ -104,7 +113,8 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
 
     def batch_queries(self, queries: List[torch.Tensor], data_samples: List,
                       training: bool = True) -> Tuple[torch.Tensor, List]:
-        """Normalise and pad query images [3, H, W] into a batch (mmseg's ``stack_batch``).
+        """Normalise and pad query images [3, H, W] (any device) into a batch on
+        :attr:`target_device` (mmseg's ``stack_batch``).
 
         Returns:
             tuple: the batch [B, 3, H, W] and the data samples, whose metainfo gains
@@ -124,8 +134,9 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
         """Normalise support images and pad them and their masks to one size.
 
         Args:
-            support (Tensor): [S, 3, H, W] images (uint8 as loaded, or float).
-            masks (Tensor): [S, H, W] masks.
+            support (Tensor): [S, 3, H, W] images (uint8 as loaded, or float), on any
+                device: the result is on :attr:`target_device`.
+            masks (Tensor): [S, H, W] masks (uint8 as loaded, or any integer type).
             size (sequence, optional): Target (H, W); defaults to the configured size,
                 rounded up to ``size_divisor``, or the images' own size.
 
@@ -135,5 +146,6 @@ class FewShotDataPreProcessor(SegDataPreProcessor):
         """
         h, w = size if size is not None else self.target_size([support.shape[-2:]])
         pad = (0, w - support.shape[-1], 0, h - support.shape[-2])
+        masks = masks.to(self.target_device, non_blocking=True)
         return (F.pad(self._normalize(support), pad, value=self.pad_val),
                 F.pad(masks.long(), pad, value=self.seg_pad_val))

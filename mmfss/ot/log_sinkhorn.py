@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from .kernel_sinkhorn import kernel_sinkhorn_plan, use_kernel_domain
+from .precision import full_precision
 from .validation import prepare_problem, total_masses
 
 __all__ = ['sinkhorn', 'log_sinkhorn_plan', 'COMPILE_MIN_ELEMENTS']
@@ -184,7 +185,8 @@ def sinkhorn(cost: Tensor,
              eps: float = 0.1,
              num_iters: int = 10,
              compile: CompileFlag = 'auto',
-             domain: str = 'auto') -> Tensor:
+             domain: str = 'auto',
+             check: bool = True) -> Tensor:
     """Entropic optimal transport plan by batched Sinkhorn (log or kernel domain).
 
     Solves ``min_T <T, C> - eps H(T)`` s.t. ``T 1 = a``, ``T^T 1 = b`` with exactly
@@ -211,14 +213,19 @@ def sinkhorn(cost: Tensor,
             update is one pass over K, several times faster on CPU) or ``'auto'``
             (default): kernel when every ``exp(-C/eps)`` is a normal float
             (``max|C| / eps <= 80`` in float32, 700 in float64), else log. The two agree
-            to rounding.
+            to rounding. 'auto' reads ``max|C|`` (one host sync); a caller that knows its
+            costs' range passes the domain.
+        check (bool): Check the masses' values (non-negative, equal positive totals);
+            each check reads the device (a host sync). The necks build their masses and
+            pass False; ``MMFSS_DEBUG_CHECKS=1`` forces the checks
+            (:func:`mmfss.ot.validation.value_checks`).
 
     Returns:
         Tensor: [B, N, M] transport plans (float32, or float64 for float64 costs).
     """
-    with torch.autocast(cost.device.type, enabled=False):
-        cost, a, b = prepare_problem(cost, a, b, eps, num_iters)
-        total_masses(a, b, check_equal=True)
+    with full_precision(cost.device):
+        cost, a, b = prepare_problem(cost, a, b, eps, num_iters, check)
+        total_masses(a, b, check_equal=True, check=check)
         if use_kernel_domain(domain, cost, eps):
             return kernel_sinkhorn_plan(cost, -1.0 / eps, a, b, num_iters)
         return log_sinkhorn_plan(cost, -1.0 / eps, a, b, num_iters, compile)

@@ -3,6 +3,7 @@ from .checkpoint import (from_plain, is_trusted_checkpoint, load_from_local, to_
                          trust_checkpoint)
 from .data_root import set_data_root
 from .dist_utils import setup_cpu_dist, teardown_dist
+from .effective_batch import config_batch, effective_batch_message
 from .tool_checks import (ToolInputError, check_checkpoint_file, check_config_file,
                           check_dataset_paths, check_device, load_tool_config,
                           run_tool)
@@ -16,5 +17,5 @@ __all__ = [
     'train_then_test', 'ToolInputError', 'check_checkpoint_file', 'check_config_file',
     'check_dataset_paths', 'check_device', 'load_tool_config', 'run_tool',
     'check_reference_files', 'convert_bam_pspnet', 'convert_pfenet_resnet',
-    'pretrained_checkpoints'
+    'pretrained_checkpoints', 'config_batch', 'effective_batch_message'
 ]

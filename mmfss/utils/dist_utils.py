@@ -15,7 +15,8 @@ def setup_cpu_dist(cfg: Config, launcher: str) -> bool:
     DistributedDataParallel, which both fail without a GPU. When no GPU is visible this
     initialises the process group with gloo (torchrun sets ``RANK``, ``WORLD_SIZE``,
     ``MASTER_ADDR``, ``MASTER_PORT``; the Runner then skips its own initialisation) and sets
-    ``model_wrapper_cfg.device_ids = None`` (CPU DDP). With a GPU it does nothing.
+    ``model_wrapper_cfg.device_ids = None`` (CPU DDP), and drops ``sync_bn`` (torch's
+    SyncBatchNorm trains on GPUs only). With a GPU it does nothing.
 
     Args:
         cfg (Config): The config the Runner will be built from (modified in place).
@@ -40,6 +41,11 @@ def setup_cpu_dist(cfg: Config, launcher: str) -> bool:
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if cfg.get('sync_bn'):
+        # torch's SyncBatchNorm trains on GPUs only ("expected input tensor to be on GPU")
+        print(f'mmfss: CPU run (gloo): sync_bn={cfg.sync_bn!r} dropped, batch norm stays '
+              'per process', flush=True)
+        cfg.sync_bn = None
     return True
 
 

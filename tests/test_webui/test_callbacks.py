@@ -244,3 +244,22 @@ def test_web_library_stays_out_of_the_package():
             'bad = [m for m in ("gradio", "selenium") if m in sys.modules]\n'
             'assert not bad, bad\n')
     subprocess.run([sys.executable, '-c', code], check=True, cwd=REPO)
+
+
+def test_segment_session_with_the_model_off_the_cpu(trained_shapes_model, examples, tmp_path):
+    """The page's segmenting code with the model on the meta device (a GPU stand-in): every
+    tensor reaches the model's device; pictures are written from what the host reads."""
+    from mmfss.testing import MetaHostReads
+    from mmfss.webui.segment_session import ClassInput, SupportInput
+    config, checkpoint = trained_shapes_model
+    offload = FewShotInferencer(config, checkpoint, show_progress=False)
+    offload.model.to('meta')
+    session = SegmentSession(offload, str(tmp_path / 'results'))
+    (name, supports), = examples[0].classes
+    image, mask, _ = supports[0]
+    with MetaHostReads() as reads:
+        result = session.segment(
+            [ClassInput(name=name, supports=[SupportInput(image=image, mask_file=mask)])],
+            list(examples[0].queries))
+    assert reads.reads['cpu'] == 2 * len(examples[0].queries)
+    assert len(result.overlays) == len(examples[0].queries)

@@ -22,6 +22,7 @@ test_pipeline = [
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(
+    pin_memory=True,  # as PFENet and BAM: batches cross to the GPU from pinned memory
     batch_size=4,
     num_workers=4,
     persistent_workers=True,

@@ -25,6 +25,8 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=3,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    drop_last=True,  # BAM's train_base.py loader: every batch full (batch norm)
+    pin_memory=True,
     dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -45,6 +45,8 @@ model = dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0, avg_non_ignore=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
-# The prior neck reads the last backbone level without gradients (PFENet's training-free
-# prior), so when a config trains the backbone that level gets no gradient: DDP must know.
-find_unused_parameters = True
+# Every trainable parameter gets a gradient in each step (the backbone is frozen), so DDP
+# needs no search for unused ones (an extra graph walk per step). A config that trains the
+# backbone sets it True: the prior neck reads the last level without gradients (PFENet's
+# training-free prior), so that stage gets none. tests/test_configs.py checks every config.
+find_unused_parameters = False

@@ -1,7 +1,9 @@
 # CMNet's PASCAL-5i schedule: SGD (lr 0.0025, momentum 0.9, weight decay 1e-4 as PFENet),
 # poly decay with power 0.9 per iteration, 200 epochs (an epoch: every training query once).
-# Epoch-based loops need a finite sampler: leaf configs set
-# train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True).
+# Epoch-based loops need a finite sampler and full batches: leaf configs set
+# train_dataloader = dict(sampler=dict(type='DefaultSampler', shuffle=True), drop_last=True)
+# (PFENet's and BAM's loaders drop the last batch: a batch of one episode has no batch-norm
+# statistics in the PPM's 1x1 pooling branch).
 max_epochs = 200
 optimizer = dict(type='SGD', lr=0.0025, momentum=0.9, weight_decay=0.0001)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)

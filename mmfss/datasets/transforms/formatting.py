@@ -27,7 +27,8 @@ class PackEpisodeInputs(BaseTransform):
 
     The data sample holds ``gt_sem_seg`` (the query's binary mask, [1, H, W] int64: 0
     background, 1 foreground, 255 ignore; absent when the query has no label),
-    ``support_masks`` (PixelData of [K, Hs, Ws] int64) and the metainfo: the query's
+    ``support_masks`` (PixelData of [K, Hs, Ws] uint8: the labels 0, 1 and 255 in a
+    quarter of int64's bytes, for the copy to the GPU; the data preprocessor widens them) and the metainfo: the query's
     ``meta_keys`` plus ``class_id``, ``class_name`` (None when the dataset gives none; text
     priors need it), ``base_label`` (the class in the fold's base-class view, 0 if novel),
     ``episode_index``, ``ways`` (1, or N for N-way episodes, which add ``class_ids`` and
@@ -57,7 +58,7 @@ class PackEpisodeInputs(BaseTransform):
         dtype = (torch.uint8 if all(s['img'].dtype == np.uint8 for s in supports) else
                  torch.float32)
         imgs = torch.zeros((len(supports), 3, h, w), dtype=dtype)
-        masks = torch.full((len(supports), h, w), self.seg_pad_val, dtype=torch.int64)
+        masks = torch.full((len(supports), h, w), self.seg_pad_val, dtype=torch.uint8)
         for i, s in enumerate(supports):
             if 'gt_seg_map' not in s:
                 raise KeyError(f'support {s.get("img_path")} has no mask (gt_seg_map): load '
@@ -66,9 +67,14 @@ class PackEpisodeInputs(BaseTransform):
             if img.shape[:2] != mask.shape[:2]:
                 raise ValueError(f'support {s.get("img_path")}: image {img.shape[:2]} and mask '
                                  f'{mask.shape[:2]} sizes differ after the transforms')
+            if mask.size and (mask.min() < 0 or mask.max() > 255):
+                raise ValueError(f'support {s.get("img_path")}: mask values '
+                                 f'{mask.min()}..{mask.max()} do not fit the labels 0 '
+                                 '(background), 1 (object), 255 (ignore); binarise the '
+                                 'mask in the support transforms (BinarizeMask)')
             tensor = image_to_tensor(img)
             imgs[i, :, :img.shape[0], :img.shape[1]] = tensor.to(dtype)
-            masks[i, :img.shape[0], :img.shape[1]] = torch.from_numpy(mask.astype(np.int64))
+            masks[i, :img.shape[0], :img.shape[1]] = torch.from_numpy(mask.astype(np.uint8))
         return imgs, masks
 
     def transform(self, results: dict) -> dict:

@@ -8,23 +8,32 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
-from ..utils import EpisodeFeatures
+from mmfss.ot.precision import full_precision, island_dtype
+
+from ..utils import EpisodeFeatures, decode_losses, segmentation_loss
 
 __all__ = ['EnsembleFewShotHead', 'gram_matrix', 'scene_difference', 'kshot_weights']
 
 
 def gram_matrix(feat: Tensor, eps: float = 1e-7) -> Tensor:
-    """BAM's normalised Gram matrix: channel-by-channel cosine similarity over positions.
+    """BAM's normalised Gram matrix: channel-by-channel cosine similarity over positions
+    (BAM model/BAM.py ``get_gram_matrix``: ``x x^T / (|x| |x|^T + 1e-7)``).
+
+    Computed in float32 whatever the input dtype and autocast state (float64 stays
+    float64): the raw products sum h*w squares (3600 at 473 crops), which overflow fp16's
+    65504 for features of RMS above about 4 and make the scene difference inf - inf.
 
     Args:
         feat (Tensor): [N, C, h, w].
 
     Returns:
-        Tensor: [N, C, C].
+        Tensor: [N, C, C] (float32, or float64 for float64 features).
     """
-    x = feat.flatten(2)
-    norms = x.norm(dim=2, keepdim=True)
-    return torch.bmm(x, x.transpose(1, 2)) / (torch.bmm(norms, norms.transpose(1, 2)) + eps)
+    with full_precision(feat.device):
+        x = feat.flatten(2).to(island_dtype(feat.dtype))
+        norms = x.norm(dim=2, keepdim=True)
+        return torch.bmm(x, x.transpose(1, 2)) / (torch.bmm(norms, norms.transpose(1, 2))
+                                                  + eps)
 
 
 def scene_difference(query: Tensor, support: Tensor) -> Tensor:
@@ -210,11 +219,16 @@ class EnsembleFewShotHead(BaseDecodeHead):
     def loss(self, inputs: EpisodeFeatures, batch_data_samples: SampleList,
              train_cfg: ConfigType) -> dict:
         outs = self._forward(inputs)
-        losses = self.loss_by_feat(outs['out'], batch_data_samples)
+        label = self._stack_batch_gt(batch_data_samples)
+        losses = decode_losses(self, outs['out'], label)
         if self.loss_meta is not None:
-            label = self._stack_batch_gt(batch_data_samples)
             meta = resize(outs['meta'], size=label.shape[2:], mode='bilinear',
                           align_corners=self.align_corners)
-            losses[self.loss_meta.loss_name] = self.loss_meta(
-                meta, label.squeeze(1), ignore_index=self.ignore_index)
+            losses[self.loss_meta.loss_name] = segmentation_loss(
+                self.loss_meta, meta, label.squeeze(1), self.ignore_index)
         return losses
+
+    def loss_by_feat(self, seg_logits: Tensor, batch_data_samples: SampleList) -> dict:
+        """mmseg's decode losses and accuracy without host synchronisations
+        (:func:`~mmfss.models.utils.decode_losses`)."""
+        return decode_losses(self, seg_logits, self._stack_batch_gt(batch_data_samples))

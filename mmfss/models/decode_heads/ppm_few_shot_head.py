@@ -1,18 +1,31 @@
-from typing import Sequence
+from typing import List, Sequence
 
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.decode_heads.psp_head import PPM
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
+from mmseg.utils import SampleList
 from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import (EpisodeFeatures, foreground_weights, masked_average_pooling,
-                     shared_forward)
+from ..utils import (EpisodeFeatures, decode_losses, foreground_weights,
+                     masked_average_pooling, shared_forward)
 
-__all__ = ['PPMFewShotHead']
+__all__ = ['PPMFewShotHead', 'SINGLE_EPISODE_NORMS']
+
+SINGLE_EPISODE_NORMS = ('running_stats', 'error')
+
+
+def _single_value_norms(branch: nn.Module) -> List[_BatchNorm]:
+    """Batch norms of a pooling branch that would see one value per channel, excluding
+    SyncBN in a distributed run (it normalises over every rank's episodes)."""
+    syncing = dist.is_available() and dist.is_initialized()
+    return [m for m in branch.modules() if isinstance(m, _BatchNorm)
+            and not (isinstance(m, nn.SyncBatchNorm) and syncing)]
 
 
 @MODELS.register_module()
@@ -35,10 +48,21 @@ class PPMFewShotHead(BaseDecodeHead):
        3x3 convs; weights shared across iterations, as CANet) and
        ``logits_t = cls_seg(x_t)``; the last logits are the output (and what the loss sees).
 
+    A training batch of one episode (the last batch of an epoch without ``drop_last``, or
+    ``batch_size=1``) leaves the PPM's 1x1 pooling branch one value per channel, where
+    batch norm has no statistics (torch raises "Expected more than 1 value per channel").
+    ``single_episode_norm`` states what happens then: ``'running_stats'`` (default)
+    normalises that branch with its running statistics, as in evaluation, without updating
+    them (the other branches and layers keep batch statistics over their positions);
+    ``'error'`` raises a ValueError that names the fix. The paper configs drop the last
+    batch (``drop_last=True``, as PFENet's and BAM's loaders), so they never meet it; under
+    DDP with SyncBN the statistics span every rank's episodes and nothing changes.
+
     Args:
         pool_scales (Sequence[int]): PPM pooling scales. Defaults to (1, 2, 3, 6).
         prior_keys (Sequence[str]): Priors of :class:`EpisodeFeatures` to use, in order.
         refine_iters (int): Mask refinement iterations (0: none).
+        single_episode_norm (str): ``'running_stats'`` or ``'error'``, see above.
         **kwargs: :class:`~mmseg.models.decode_heads.decode_head.BaseDecodeHead` arguments
             (``in_channels`` a list matching ``in_index``, ``channels``, ``num_classes=2``,
             ``loss_decode``, ...).
@@ -46,13 +70,17 @@ class PPMFewShotHead(BaseDecodeHead):
 
     def __init__(self, pool_scales: Sequence[int] = (1, 2, 3, 6),
                  prior_keys: Sequence[str] = ('prior', ), refine_iters: int = 0,
-                 **kwargs) -> None:
+                 single_episode_norm: str = 'running_stats', **kwargs) -> None:
         kwargs.setdefault('input_transform', 'resize_concat')
         kwargs.setdefault('num_classes', 2)
         super().__init__(**kwargs)
         if self.num_classes != 2:
             raise ValueError(f'PPMFewShotHead predicts background/foreground: num_classes must '
                              f'be 2, got {self.num_classes}')
+        if single_episode_norm not in SINGLE_EPISODE_NORMS:
+            raise ValueError(f'single_episode_norm must be one of {SINGLE_EPISODE_NORMS}, '
+                             f'got {single_episode_norm!r}')
+        self.single_episode_norm = single_episode_norm
         self.prior_keys = tuple(prior_keys)
         cfg = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
         self.reduce = ConvModule(self.in_channels, self.channels, 1, **cfg)
@@ -88,8 +116,37 @@ class PPMFewShotHead(BaseDecodeHead):
             parts.append(resize(feats.priors[key], size=query.shape[-2:], mode='bilinear',
                                 align_corners=self.align_corners))
         x = self.merge(torch.cat(parts, dim=1))
-        x = self.bottleneck(torch.cat([x, *self.psp_modules(x)], dim=1))
+        x = self.bottleneck(torch.cat([x, *self.pyramid(x)], dim=1))
         logits = self.cls_seg(x)
         for _ in range(self.refine_iters):
             logits = self.cls_seg(x + self.refine(torch.cat([x, logits.softmax(dim=1)], 1)))
         return logits
+
+    def pyramid(self, x: Tensor) -> List[Tensor]:
+        """The PPM branches, upsampled to ``x`` [B, C, h, w]; a branch pooled to one value
+        per channel in training follows ``single_episode_norm``."""
+        outs = []
+        for scale, branch in zip(self.psp_modules.pool_scales, self.psp_modules):
+            norms = (_single_value_norms(branch)
+                     if self.training and x.shape[0] * scale * scale == 1 else [])
+            if norms and self.single_episode_norm == 'error':
+                raise ValueError(
+                    'PPMFewShotHead got a training batch of one episode: batch norm of its '
+                    f'{scale}x{scale} pooling branch has one value per channel. Set '
+                    'train_dataloader.drop_last=True and batch_size >= 2, or '
+                    "single_episode_norm='running_stats'")
+            for norm in norms:
+                norm.eval()
+            try:
+                out = branch(x)
+            finally:
+                for norm in norms:
+                    norm.train()
+            outs.append(resize(out, size=x.shape[2:], mode='bilinear',
+                               align_corners=self.align_corners))
+        return outs
+
+    def loss_by_feat(self, seg_logits: Tensor, batch_data_samples: SampleList) -> dict:
+        """mmseg's decode losses and accuracy without host synchronisations
+        (:func:`~mmfss.models.utils.decode_losses`)."""
+        return decode_losses(self, seg_logits, self._stack_batch_gt(batch_data_samples))

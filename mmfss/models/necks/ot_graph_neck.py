@@ -12,8 +12,10 @@ from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
 from mmfss.ot import KERNEL_MIN_EPS_PER_COST, kernel_sinkhorn_scalings, sinkhorn
+from mmfss.ot.precision import full_precision, island_dtype
+from mmfss.ot.validation import value_checks
 from ..utils import (EpisodeFeatures, foreground_weights, masked_average_pooling,
-                     resize_concat, shared_forward)
+                     resize_concat, segmentation_loss, shared_forward)
 
 __all__ = ['OTGraphNeck', 'DualBranchGraphLayer', 'squared_euclidean_cost']
 
@@ -158,7 +160,9 @@ class DualBranchGraphLayer(nn.Module):
         uniform), solved in one batched call. Returns one [B, C, Nq] message per mass
         vector; a mass vector that sums to 0 (empty mask) gives a zero message.
         """
-        if query_mass is not None and not (query_mass > 0).all():
+        # OTGraphNeck floors its query masses; checking them reads the device (a host
+        # sync), so only under MMFSS_DEBUG_CHECKS=1
+        if query_mass is not None and value_checks(False) and not (query_mass > 0).all():
             raise ValueError('query masses must be positive (every query node receives a '
                              'message)')
         if self.use_kernel:
@@ -169,24 +173,29 @@ class DualBranchGraphLayer(nn.Module):
             a = query.new_full((b.shape[0], nq), 1.0 / nq, dtype=torch.float32)
         else:
             a = self._normalise(query_mass.float())[0].repeat(len(masses), 1)
-        qn, sn = ((F.normalize(query, dim=1), F.normalize(support, dim=1))
-                  if self.normalize_nodes else (query, support))
-        cost = squared_euclidean_cost(qn, sn, unit_norm=self.normalize_nodes)
-        plan = sinkhorn(cost.repeat(len(masses), 1, 1), a, b, self.eps, self.num_iters,
-                        self.compile, domain='log')
-        # Sinkhorn ends with the row update, so row i of the plan sums to exactly a_i: the
-        # barycentric projection sum_j T_ij s_j / sum_j T_ij is (T s)_i / a_i
-        message = torch.bmm(support.repeat(len(masses), 1, 1), plan.to(support.dtype)
-                            .transpose(1, 2)) / a.to(support.dtype)[:, None, :]
-        message = message * (~empty).to(message.dtype)[:, :, None]
-        return list(message.split(bsz))
+        # costs, plan and messages in float32 under any autocast (float64 stays float64):
+        # a plan entry is ~1/(Nq Ns) ~ 1e-7 at 60x60 nodes, below fp16's smallest normal
+        dtype = island_dtype(query.dtype)
+        with full_precision(query.device):
+            q32, s32 = query.to(dtype), support.to(dtype)
+            qn, sn = ((F.normalize(q32, dim=1), F.normalize(s32, dim=1))
+                      if self.normalize_nodes else (q32, s32))
+            cost = squared_euclidean_cost(qn, sn, unit_norm=self.normalize_nodes)
+            plan = sinkhorn(cost.repeat(len(masses), 1, 1), a, b, self.eps, self.num_iters,
+                            self.compile, domain='log', check=False)
+            # Sinkhorn ends with the row update, so row i of the plan sums to exactly a_i:
+            # the barycentric projection sum_j T_ij s_j / sum_j T_ij is (T s)_i / a_i
+            message = torch.bmm(s32.repeat(len(masses), 1, 1), plan.to(dtype)
+                                .transpose(1, 2)) / a.to(dtype)[:, None, :]
+            message = message * (~empty).to(dtype)[:, :, None]
+        return list(message.to(query.dtype).split(bsz))
 
     def _kernel_transport(self, query: Tensor, support: Tensor, masses: Sequence[Tensor],
                           query_mass: Optional[Tensor]) -> List[Tensor]:
         """:meth:`transport` in the kernel domain (unit-norm nodes, costs in [0, 4])."""
         bsz, c, nq = query.shape
-        dtype = torch.float64 if query.dtype == torch.float64 else torch.float32
-        with torch.autocast(query.device.type, enabled=False):
+        dtype = island_dtype(query.dtype)
+        with full_precision(query.device):
             q = F.normalize(query.to(dtype), dim=1)
             s = F.normalize(support.to(dtype), dim=1)
             b, empty = self._normalise(torch.stack([m.to(dtype) for m in masses], dim=-1))
@@ -488,5 +497,5 @@ class OTGraphNeck(BaseModule):
             masks = feats.support_masks.flatten(0, 1)
             logits = resize(self.support_cls(support_out.flatten(0, 1)), size=masks.shape[-2:],
                             mode='bilinear', align_corners=self.align_corners)
-            feats.aux_losses[self.loss_support.loss_name] = self.loss_support(
-                logits, masks.long(), ignore_index=255)
+            feats.aux_losses[self.loss_support.loss_name] = segmentation_loss(
+                self.loss_support, logits, masks.long(), ignore_index=255)

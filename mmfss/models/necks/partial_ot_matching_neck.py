@@ -6,7 +6,8 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from mmfss.ot import partial_ot, sinkhorn
+from mmfss.ot import KERNEL_MIN_EPS_PER_COST, partial_ot, sinkhorn
+from mmfss.ot.precision import full_precision, island_dtype
 from ..utils import EpisodeFeatures, foreground_weights
 
 __all__ = ['PartialOTMatchingNeck', 'cosine_cost']
@@ -19,16 +20,22 @@ SUPPLIES = ('object', 'uniform')
 def cosine_cost(support: Tensor, query: Tensor, eps: float = 1e-8) -> Tensor:
     """CMNet Eq. 4: ``c_ij = 1 - s_i^T d_j / (||s_i|| ||d_j||)``.
 
+    Computed in float32 under any autocast (float64 stays float64): in fp16 the cost's
+    resolution near 1 is 5e-4, which ``exp(-C / eps)`` with eps = 0.05 turns into 1%
+    errors of every kernel entry before the solver sees them.
+
     Args:
         support (Tensor): [N, C, Ns] supplier nodes.
         query (Tensor): [N, C, Nq] demander nodes.
 
     Returns:
-        Tensor: [N, Ns, Nq] costs in [0, 2].
+        Tensor: [N, Ns, Nq] costs in [0, 2] (float32, or float64).
     """
-    s = F.normalize(support, dim=1, eps=eps)
-    q = F.normalize(query, dim=1, eps=eps)
-    return 1.0 - torch.einsum('ncs,ncq->nsq', s, q)
+    dtype = island_dtype(support.dtype)
+    with full_precision(support.device):
+        s = F.normalize(support.to(dtype), dim=1, eps=eps)
+        q = F.normalize(query.to(dtype), dim=1, eps=eps)
+        return 1.0 - torch.einsum('ncs,ncq->nsq', s, q)
 
 
 @MODELS.register_module()
@@ -121,6 +128,9 @@ class PartialOTMatchingNeck(BaseModule):
         self.normalize = normalize
         self.prior_key = prior_key
         self.compile = compile
+        # costs lie in [0, 2]: the kernel domain is exact when 2 / eps <= 80, decided here
+        # rather than by reading max|C| on every call (a host sync)
+        self.ot_domain = 'kernel' if eps >= 2 * KERNEL_MIN_EPS_PER_COST else 'log'
 
     def support_node_mask(self, support_masks: Tensor, size: Sequence[int]) -> Tensor:
         """Support mask at the node grid: [N, Hs, Ws] labels -> [N, Ns] in [0, 1]."""
@@ -139,7 +149,8 @@ class PartialOTMatchingNeck(BaseModule):
 
         Returns:
             dict: ``plan`` [B*K, Ns, Nq], ``mass`` [B*K] (M; 1 for full transport),
-            ``node_mask`` [B*K, Ns] and ``prior`` [B, 1, h, w].
+            ``node_mask`` [B*K, Ns] and ``prior`` [B, 1, h, w], float32 (float64 for
+            float64 nodes) under any autocast.
         """
         b, k, c, hs, ws = support.shape
         h, w = query.shape[-2:]
@@ -159,11 +170,14 @@ class PartialOTMatchingNeck(BaseModule):
                 mass = (self.mass_scale * share).clamp(max=1.0).minimum(share)
             else:
                 mass = (self.mass_scale * share).clamp(0.0, 1.0)
-            plan = partial_ot(cost, a, d, mass, self.eps, self.num_iters, self.compile)
+            plan = partial_ot(cost, a, d, mass, self.eps, self.num_iters, self.compile,
+                              domain=self.ot_domain, check=False)
         else:
             mass = torch.ones(b * k, device=cost.device)
-            plan = sinkhorn(cost, a, d, self.eps, self.num_iters, self.compile)
-        flow = torch.einsum('ns,nsq->nq', node_mask.to(plan.dtype), plan)
+            plan = sinkhorn(cost, a, d, self.eps, self.num_iters, self.compile,
+                            domain=self.ot_domain, check=False)
+        with full_precision(plan.device):  # ~1/(Ns Nq) entries: below fp16's normals
+            flow = torch.einsum('ns,nsq->nq', node_mask.to(plan.dtype), plan)
         if self.normalize == 'demand':
             flow = flow * nq
         prior = flow.view(b, k, 1, h, w).mean(dim=1)

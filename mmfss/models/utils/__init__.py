@@ -1,14 +1,17 @@
-from .cam_affinity_refinement import affinity_refine, cam_boxes_mask, scale_cam
+from .cam_affinity_refinement import (affinity_refine, cam_boxes_mask, cam_boxes_masks,
+                                      scale_cam)
 from .clip_grad_cam import clip_grad_cam
 from .episode_features import EpisodeFeatures
 from .masked_average_pooling import foreground_weights, masked_average_pooling
 from .resize_concat import resize_concat
 from .shared_forward import shared_forward
 from .support_encoding import SupportEncoding
+from .sync_free_loss import decode_losses, pixel_accuracy, segmentation_loss
 from .way_fusion import BACKGROUND_RULES, fuse_ways
 
 __all__ = [
     'EpisodeFeatures', 'foreground_weights', 'masked_average_pooling', 'shared_forward',
     'resize_concat', 'SupportEncoding', 'fuse_ways', 'BACKGROUND_RULES', 'clip_grad_cam',
-    'affinity_refine', 'cam_boxes_mask', 'scale_cam'
+    'affinity_refine', 'cam_boxes_mask', 'cam_boxes_masks', 'scale_cam', 'decode_losses', 'pixel_accuracy',
+    'segmentation_loss'
 ]

@@ -20,12 +20,14 @@ The hooked activation is computed once without autograd; only the last block (Vi
 attention pool (ResNet) runs with autograd, on a detached copy, so this works inside
 ``torch.no_grad()`` and inference mode and the CAMs carry no gradient.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from mmfss.ot.precision import full_precision
 
 __all__ = [
     'resize_pos_embed', 'vit_last_block_input', 'vit_scores', 'resnet_attnpool_input',
@@ -85,19 +87,22 @@ def _block_forward(block: nn.Module, x: Tensor,
     return x, weights
 
 
-def vit_last_block_input(visual: nn.Module, images: Tensor, need_weights: bool = False
+def vit_last_block_input(visual: nn.Module, images: Tensor,
+                         need_weights: Union[bool, int] = False
                          ) -> Tuple[Tensor, List[Tensor], Tuple[int, int]]:
     """Tokens entering the last block of an open_clip ViT.
 
     Args:
         visual (nn.Module): open_clip ``VisionTransformer`` (eval mode).
         images (Tensor): [N, 3, H, W] CLIP-normalised, H and W multiples of the patch size.
-        need_weights (bool): Also return the attention of every block but the last.
+        need_weights (bool | int): Also return attention weights: True for every block
+            but the last, an int n for the last n of them (blocks L-1-n .. L-2). Only
+            those blocks materialise their weights; the others run the fused attention.
 
     Returns:
         tuple: tokens [N, 1 + h*w, width] (class token first), the attention weights of
-        blocks 0..L-2 ([N, 1 + hw, 1 + hw] each; empty without ``need_weights``) and the
-        patch grid (h, w).
+        the blocks asked for, in block order ([N, 1 + hw, 1 + hw] each; empty without
+        ``need_weights``) and the patch grid (h, w).
     """
     for block in visual.transformer.resblocks:
         _check_block(block)
@@ -109,10 +114,13 @@ def vit_last_block_input(visual: nn.Module, images: Tensor, need_weights: bool =
     x = x + resize_pos_embed(visual.positional_embedding, grid).to(x.dtype)
     x = visual.patch_dropout(x)
     x = visual.ln_pre(x)
+    blocks = visual.transformer.resblocks[:-1]
+    first = (0 if need_weights is True else
+             len(blocks) - min(int(need_weights), len(blocks)) if need_weights else len(blocks))
     weights = []
-    for block in visual.transformer.resblocks[:-1]:
-        x, w = _block_forward(block, x, need_weights)
-        if need_weights:
+    for i, block in enumerate(blocks):
+        x, w = _block_forward(block, x, i >= first)
+        if i >= first:
             weights.append(w)
     return x, weights, grid
 
@@ -203,13 +211,23 @@ def clip_grad_cam(visual: nn.Module, images: Tensor, text: Tensor, targets: Sequ
     with torch.inference_mode(False), torch.no_grad():
         images = images.clone()
         if vit:
-            block_input, weights, grid = vit_last_block_input(visual, images, attn_layers > 0)
+            block_input, weights, grid = vit_last_block_input(
+                visual, images, max(attn_layers - 1, 0) if attn_layers else False)
             block_input = block_input.clone()
         else:
             layer4 = resnet_attnpool_input(visual, images).clone()
             grid = tuple(layer4.shape[-2:])
         text = text.detach().clone()
-    with torch.inference_mode(False), torch.enable_grad():
+    # the part that is differentiated runs in the weights' precision (float32) under any
+    # autocast: cos / tau with tau = 0.01 saturates the softmax, and its gradients,
+    # averaged over ~900 tokens, fall into fp16's subnormal range (zero or noisy CAMs)
+    dtype = next(visual.parameters()).dtype
+    if vit:
+        block_input = block_input.to(dtype)
+    else:
+        layer4 = layer4.to(dtype)
+    text = text.to(dtype)
+    with torch.inference_mode(False), torch.enable_grad(), full_precision(images.device):
         # the hooked activation is a non-leaf of a detached leaf: its gradient is the same,
         # and FLOP counters / module hooks that refuse autograd.grad on leaves still work
         if vit:
@@ -229,13 +247,14 @@ def clip_grad_cam(visual: nn.Module, images: Tensor, text: Tensor, targets: Sequ
     def to_maps(t: Tensor) -> Tensor:  # ViT tokens -> [N, C, h, w] at the patch tokens
         return t[:, 1:].transpose(1, 2).reshape(n, -1, *grid) if vit else t
 
-    act = to_maps(hooked.detach())
-    grads = torch.stack([to_maps(g) for g in grads], dim=1)  # [N, T, C, h, w]
-    weights_m = grads.mean(dim=(-2, -1))  # [N, T, C]
-    raw = torch.einsum('ntc,nchw->nthw', weights_m, act)
-    out = dict(cams=raw.clamp_min(0), raw=raw, grads=grads, activation=act,
-               scores=probs.detach())
-    if attn_layers:
-        stacked = torch.stack([w.detach() for w in weights] + [last.detach()])[-attn_layers:]
-        out['affinity'] = stacked[:, :, 1:, 1:].mean(dim=0)
+    with full_precision(images.device):
+        act = to_maps(hooked.detach())
+        grads = torch.stack([to_maps(g) for g in grads], dim=1)  # [N, T, C, h, w]
+        weights_m = grads.mean(dim=(-2, -1))  # [N, T, C]
+        raw = torch.einsum('ntc,nchw->nthw', weights_m, act)
+        out = dict(cams=raw.clamp_min(0), raw=raw, grads=grads, activation=act,
+                   scores=probs.detach())
+        if attn_layers:
+            stacked = torch.stack([w.detach().to(dtype) for w in weights] + [last.detach()])
+            out['affinity'] = stacked[-attn_layers:, :, 1:, 1:].mean(dim=0)
     return out

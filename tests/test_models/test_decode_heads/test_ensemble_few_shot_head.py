@@ -163,3 +163,19 @@ def test_kshot_linear_variant_and_shot_check():
     assert _head().kshot_rw is None
     with torch.no_grad(), pytest.raises(ValueError, match=r'shot=1\) got 3-shot episodes'):
         _head().eval()(_feats(b=2, k=3))
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_gram_matrix_is_float32_under_autocast(dtype):
+    """Paper-size layer2 features (60x60 nodes, RMS 5): in fp16 x x^T sums 3600 squares of
+    ~25 and overflows 65504; the Gram matrix is computed in float32 instead."""
+    torch.manual_seed(0)
+    feat = (5 * torch.randn(1, 64, 60, 60)).to(dtype)
+    assert torch.isinf(torch.bmm(feat.flatten(2), feat.flatten(2).transpose(1, 2))).any() \
+        or dtype == torch.bfloat16
+    with torch.autocast('cpu', dtype=dtype):
+        g = gram_matrix(feat)
+        psi = scene_difference(feat, feat[:, None])
+    assert g.dtype == torch.float32 and torch.isfinite(g).all()
+    torch.testing.assert_close(g, gram_matrix(feat.float()))
+    assert psi.abs().max() < 1e-5

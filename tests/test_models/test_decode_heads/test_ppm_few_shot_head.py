@@ -93,3 +93,67 @@ class TestPPMFewShotHead:
         assert all(p.grad is not None for p in refined.refine.parameters())
         with pytest.raises(ValueError, match='refine_iters'):
             _head(refine_iters=-1)
+
+
+def _ppm_label(b):
+    samples = []
+    for _ in range(b):
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 2, (1, 4, 4)))
+        samples.append(s)
+    return samples
+
+
+def test_single_episode_training_batch():
+    """A one-episode training batch: the 1x1 pooling branch normalises with its running
+    statistics (and leaves them as they were); the other layers train as usual.
+    single_episode_norm='error' names the fix instead."""
+    torch.manual_seed(0)
+    head = _head(norm_cfg=dict(type='BN', requires_grad=True))
+    head.train()
+    pooled_bn = head.psp_modules[0][1].bn
+    before = pooled_bn.running_mean.clone()
+    other = head.psp_modules[1][1].bn.running_mean.clone()
+    losses = head.loss(_feats(b=1, k=1), _ppm_label(1), {})
+    losses['loss_ce'].backward()
+    assert torch.isfinite(losses['loss_ce'])
+    torch.testing.assert_close(pooled_bn.running_mean, before)  # not updated
+    assert not torch.equal(head.psp_modules[1][1].bn.running_mean, other)  # 2x2: updated
+    assert pooled_bn.training and head.psp_modules[0][1].bn.weight.grad is not None
+    # the branch equals its evaluation-mode output on that episode
+    feats = _feats(b=1, k=1)
+    x = torch.randn(1, 8, 4, 4)
+    train_out = head.pyramid(x)[0]
+    head.eval()
+    torch.testing.assert_close(train_out, head.pyramid(x)[0])
+    strict = _head(norm_cfg=dict(type='BN', requires_grad=True), single_episode_norm='error')
+    strict.train()
+    with pytest.raises(ValueError, match='drop_last=True'):
+        strict(feats)
+    strict(_feats(b=2, k=1))  # two episodes: batch statistics, no error
+    with pytest.raises(ValueError, match='single_episode_norm'):
+        _head(single_episode_norm='skip')
+
+
+def test_losses_equal_mmseg_without_host_syncs():
+    """decode_losses equals mmseg's loss_by_feat (its .item() count and boolean-indexed
+    accuracy; the loss to the last bit, the accuracy to 1 ulp), with no host
+    synchronisation."""
+    from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+    from mmfss.testing import HostSyncCounter
+    torch.manual_seed(0)
+    head = _head(loss_decode=dict(type='CrossEntropyLoss', avg_non_ignore=True))
+    logits = torch.randn(2, 2, 4, 4)
+    samples = _ppm_label(2)
+    samples[0].gt_sem_seg.data[0, :2] = 255
+    ours_syncs = HostSyncCounter()
+    with ours_syncs:
+        ours = head.loss_by_feat(logits, samples)
+    with HostSyncCounter() as their_syncs:
+        theirs = BaseDecodeHead.loss_by_feat(head, logits, samples)
+    assert ours_syncs.total == 0
+    assert their_syncs.counts['item'] >= 1 and their_syncs.counts['nonzero'] >= 1
+    assert set(ours) == set(theirs)
+    torch.testing.assert_close(ours['loss_ce'], theirs['loss_ce'], rtol=0, atol=0)
+    # the accuracy's percentage factor is rounded once in float32 here, in double there
+    torch.testing.assert_close(ours['acc_seg'], theirs['acc_seg'], rtol=1e-6, atol=0)

@@ -387,3 +387,43 @@ def test_prompt_names_are_clip_es_renames():
     assert custom.prompts('person')[0] == 'a photo of person.'
     with pytest.raises(ValueError, match="class_names must be 'clip_es', 'plain' or a dict"):
         MODELS.build(tiny_clip_neck(class_names='clip-es'))
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_grad_cam_under_autocast_is_the_fp32_one(dtype):
+    """Under autocast (``--amp``) the differentiated part of the Grad-CAM and the affinity
+    refinement stay in float32: the maps equal the fp32 ones up to the low-precision
+    blocks before the last (CLIP's sharp softmax, tau = 0.01, would otherwise push the
+    gradients into fp16's subnormal range)."""
+    neck = MODELS.build(tiny_clip_neck(model_name='ViT-B-16'))
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, 96, 112)
+    fp32 = neck.cams(images, ['cat', 'dog'])
+    with torch.autocast('cpu', dtype=dtype):
+        low = neck.cams(images, ['cat', 'dog'])
+    for key in ('grads', 'raw', 'affinity', 'maps'):
+        assert low[key].dtype == torch.float32, key
+        assert torch.isfinite(low[key]).all(), key
+    # the grads' scale: they are differentiated in float32 from the (rounded) block input
+    rel = (low['raw'] - fp32['raw']).norm() / fp32['raw'].norm()
+    assert rel < 0.05, rel
+
+
+def test_only_the_refinement_layers_keep_attention_weights():
+    """Attention weights are materialised for the blocks the affinity averages only."""
+    visual = MODELS.build(tiny_clip_neck(model_name='ViT-B-16',
+                                         model_cfg_extra=dict(vision_cfg=dict(
+                                             image_size=64, layers=5, width=32,
+                                             patch_size=16, head_width=16)))).clip.visual
+    images = torch.randn(1, 3, 64, 64)
+    _, none, _ = vit_last_block_input(visual, images)
+    _, two, _ = vit_last_block_input(visual, images, need_weights=2)
+    _, every, _ = vit_last_block_input(visual, images, need_weights=True)
+    assert len(none) == 0 and len(two) == 2 and len(every) == 4
+    for a, b in zip(two, every[-2:]):
+        torch.testing.assert_close(a, b)
+    out = clip_grad_cam(visual, images, torch.randn(1, 3, 32), [0], 0.01, attn_layers=3)
+    manual = torch.stack(every[-2:] + [vit_scores(
+        visual, visual.transformer.resblocks[-1].ln_1(vit_last_block_input(visual, images)[0]),
+        vit_last_block_input(visual, images)[0], torch.randn(1, 3, 32), 0.01, True)[1]])
+    torch.testing.assert_close(out['affinity'], manual[:, :, 1:, 1:].mean(0))

@@ -100,8 +100,12 @@ class TestOTGraphNeck:
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
         assert not torch.allclose(kernel.transport(query, support, obj, bg,
                                                    query_mass=q_mass)[0][0], uniform[0][0])
-        with pytest.raises(ValueError, match='positive'):
-            kernel.transport(query, support, obj, query_mass=torch.zeros(2, 30))
+        # the masses' check reads the device (a host sync): a debug switch turns it on
+        kernel.transport(query, support, obj, query_mass=torch.zeros(2, 30))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv('MMFSS_DEBUG_CHECKS', '1')
+            with pytest.raises(ValueError, match='positive'):
+                kernel.transport(query, support, obj, query_mass=torch.zeros(2, 30))
         assert (kernel.transport(query, support, obj)[0][1] == 0).all()
         # gradients reach the nodes through the kernel iterations
         q = query.clone().requires_grad_()
@@ -238,3 +242,22 @@ class TestDisentanglement:
         with pytest.raises(ValueError, match='need query_prior_key'):
             _neck(query_prior_key=None)
         _neck(query_prior_key=None, query_mass='uniform', sqa_query_object=False)
+
+
+@pytest.mark.parametrize('domain', ['log', 'kernel'])
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_messages_under_autocast_are_computed_in_float32(domain, dtype):
+    """Paper-size node sets (60x60 query nodes): a plan entry is ~1e-7, below fp16's
+    smallest normal number; costs, plans and messages stay float32 under autocast."""
+    torch.manual_seed(0)
+    layer = DualBranchGraphLayer(16, 8, eps=0.1, num_iters=3, ot_domain=domain,
+                                 compile=False)
+    query, support = torch.randn(1, 16, 3600), torch.randn(1, 16, 900)
+    obj = (torch.rand(1, 900) > 0.7).float()
+    fp32 = layer.transport(query, support, obj, 1 - obj)
+    with torch.autocast('cpu', dtype=dtype):
+        low = layer.transport(query.to(dtype), support.to(dtype), obj, 1 - obj)
+    for a, b in zip(fp32, low):
+        assert b.dtype == dtype and torch.isfinite(b).all()
+        rel = (b.float() - a).norm() / a.norm()
+        assert rel < (0.01 if dtype == torch.float16 else 0.03), rel

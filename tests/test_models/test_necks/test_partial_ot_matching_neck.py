@@ -178,3 +178,19 @@ def test_object_supply_keeps_the_prior_when_background_is_tighter(supply):
         assert abs(float(plan.sum()) - float(mass)) <= 0.01 * float(mass)
         assert float(prior[inside].mean()) > 0.9 and float(prior[~inside].mean()) < 0.05
         assert float(prior.max()) <= 1.0 + 0.02
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_cost_and_plan_in_float32_under_autocast(dtype):
+    """CMNet's cosine cost is formed in float32 under autocast, so the prior equals the fp32
+    one up to the rounding of the node features themselves."""
+    query, support, masks = _episode(fg_rows=2, b=2, k=1)
+    neck = _neck(num_iters=30)
+    fp32 = neck.match(query, support, masks)
+    with torch.autocast('cpu', dtype=dtype):
+        cost = cosine_cost(support.flatten(0, 1).flatten(2).to(dtype),
+                           query.flatten(2).to(dtype))
+        low = neck.match(query.to(dtype), support.to(dtype), masks)
+    assert cost.dtype == torch.float32 and low['plan'].dtype == torch.float32
+    torch.testing.assert_close(low['prior'], fp32['prior'], rtol=0, atol=0.02)
+    assert neck.ot_domain == 'kernel' and _neck(eps=0.01).ot_domain == 'log'

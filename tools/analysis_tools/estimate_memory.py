@@ -1,0 +1,111 @@
+# Training memory of each paper config at its batch, shot and crop, estimated without a GPU.
+#
+#   python tools/analysis_tools/estimate_memory.py [CONFIG ...] [--out FILE.md]
+#
+# The model is built with random weights of its real architectures and moved to PyTorch's
+# meta device (shapes and dtypes, no data, no compute), then one training forward runs on a
+# synthetic batch of the config's size. Counted, in float32:
+#   parameters (all, frozen included) + gradients and optimizer state of the trainable ones
+#   (SGD with momentum: 1 buffer; Adam/AdamW: 2) + the activations saved for backward that
+#   are still held when the forward ends (torch.autograd.graph.saved_tensors_hooks; each
+#   storage once; the CLIP Grad-CAM's own graph is freed inside the forward and not counted).
+# Not counted: the forward's transient peaks, cuDNN workspaces, the CUDA context (~0.5 GB)
+# and the allocator's fragmentation, so a card needs some margin above the total. Mixed
+# precision (--amp) stores most activations in half precision: less than this.
+import argparse
+import os.path as osp
+import sys
+import weakref
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(REPO, 'tools'))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Estimate the training memory of configs')
+    parser.add_argument('configs', nargs='*', help='configs (default: the fold-0 paper '
+                        'configs of tools/gpu_check.py)')
+    parser.add_argument('--out', help='also write the Markdown table to this file')
+    return parser.parse_args()
+
+
+def estimate(path: str) -> dict:
+    import copy
+
+    import torch
+    from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
+    from mmseg.registry import MODELS
+
+    from gpu_check import _seg_batch, offline, synthetic_batch
+    from mmfss.testing import MetaHostReads
+    cfg = Config.fromfile(path)
+    offline(cfg)
+    loader = cfg.train_dataloader
+    dataset = loader.dataset.get('episodic', loader.dataset)
+    batch, shot = loader.batch_size, dataset.get('shot', 1)
+    size = tuple(cfg.model.data_preprocessor.get('size') or (96, 96))
+    torch.manual_seed(0)
+    model = revert_sync_batchnorm(MODELS.build(copy.deepcopy(cfg.model)))
+    model.to('meta').train()
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters()
+                    if p.requires_grad)
+    optimizer = cfg.optim_wrapper.optimizer.type
+    states = 2 if 'Adam' in optimizer else 1 if cfg.optim_wrapper.optimizer.get(
+        'momentum', 0) else 0
+    data = (_seg_batch(batch, size, cfg.model.decode_head.get('num_classes', 2))
+            if cfg.model.type == 'EncoderDecoder' else
+            synthetic_batch(batch, shot, size, 'aeroplane', train=True))
+    saved = []
+
+    def pack(t):
+        saved.append((weakref.ref(t), t.untyped_storage()._cdata,
+                      t.untyped_storage().nbytes()))
+        return t
+
+    with MetaHostReads(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        data = model.data_preprocessor(data, True)
+        losses = model(**data, mode='loss')
+    held = {}
+    for ref, key, nbytes in saved:
+        if ref() is not None:
+            held[key] = nbytes
+    activations = sum(held.values())
+    del losses
+    gib = 2**30
+    return dict(config=osp.relpath(path, osp.join(REPO, 'configs')), batch=batch, shot=shot,
+                crop=f'{size[0]}x{size[1]}', params=params / gib,
+                grads_optimizer=trainable * (1 + states) / gib, activations=activations / gib,
+                total=(params + trainable * (1 + states) + activations) / gib)
+
+
+def main() -> int:
+    args = parse_args()
+    import torch
+    from mmengine.registry import init_default_scope
+
+    import mmfss  # noqa: F401
+    from gpu_check import PAPER_CONFIGS
+    init_default_scope('mmseg')
+    configs = args.configs or [osp.join(REPO, 'configs', c) for c in PAPER_CONFIGS]
+    lines = ['| config | batch x shot | crop | parameters GiB | grads + optimizer GiB | '
+             'saved activations GiB | total GiB (fp32, per GPU) |',
+             '| --- | ---: | --- | ---: | ---: | ---: | ---: |']
+    print('\n'.join(lines), flush=True)
+    for path in configs:
+        r = estimate(path)
+        line = (f"| {r['config']} | {r['batch']} x {r['shot']} | {r['crop']} | "
+                f"{r['params']:.2f} | {r['grads_optimizer']:.2f} | {r['activations']:.2f} | "
+                f"{r['total']:.1f} |")
+        print(line, flush=True)
+        lines.append(line)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    print(f'(torch {torch.__version__}; estimates, see the header of this script)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
