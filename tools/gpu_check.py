@@ -179,7 +179,7 @@ def check_config(path: str, device: str, test_episodes: int) -> dict:
         log_vars = model.train_step(train_batch(), wrapper)
         sync()
         elapsed = time.perf_counter() - start
-        loss = float(log_vars['loss'])
+        loss = float(log_vars['loss'].detach())
         if not loss == loss or loss in (float('inf'), float('-inf')):
             raise FloatingPointError(f'{"amp" if amp else "fp32"} loss is {loss}')
         key = 'amp' if amp else 'fp32'
@@ -212,13 +212,14 @@ def runner_checks(device: str, work_dir: str) -> list:
     import torch
 
     from mmfss.datasets import generate_shapes5i
-    root = osp.join(work_dir, 'shapes5i-small')
-    generate_shapes5i(root, num_train=64, num_val=32)
+    root = osp.join(work_dir, 'shapes5i-160-80')
+    generate_shapes5i(root, seed=0, num_train=160, num_val=80)
     config = osp.join(REPO, 'configs', SHAPES_CONFIGS[0])
-    opts = ['--cfg-options', f'train_dataloader.dataset.data_root={root}',
-            'train_dataloader.dataset.num_train=64', 'train_dataloader.dataset.num_val=32',
-            f'val_dataloader.dataset.data_root={root}', 'val_dataloader.dataset.num_train=64',
-            'val_dataloader.dataset.num_val=32', 'val_dataloader.dataset.num_episodes=8',
+    opts = ['--cfg-options']
+    for loader in ('train_dataloader', 'val_dataloader'):
+        opts += [f'{loader}.dataset.data_root={root}', f'{loader}.dataset.num_train=160',
+                 f'{loader}.dataset.num_val=80', f'{loader}.dataset.data_seed=0']
+    opts += ['val_dataloader.dataset.num_episodes=8',
             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
             'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
             'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
@@ -245,10 +246,23 @@ def runner_checks(device: str, work_dir: str) -> list:
         if proc.returncode != 0:
             row['error'] = f'exit {proc.returncode}: ' + text.strip().splitlines()[-1][:300]
         else:
-            row['log'] = [line.split('- mmengine - ')[-1] for line in text.splitlines()
-                          if 'mixed precision:' in line or 'mIoU' in line][-2:]
+            row['log'] = _log_summary(text)
         rows.append(row)
     return rows
+
+
+def _log_summary(text: str) -> list:
+    """What a run's log says of precision, batch, batch norm and the test."""
+    import re
+    found = {}
+    for line in text.splitlines():
+        for key in ('mixed precision:', 'effective batch:', 'CPU run (gloo):'):
+            if key in line and key not in found:
+                found[key] = line[line.index(key):].split('; ')[0].split(', the batch')[0]
+        match = re.search(r'Iter\(val\).*?mIoU: ([\d.]+)\s+FB-IoU: ([\d.]+)', line)
+        if match:
+            found['val'] = f'val mIoU {match.group(1)}, FB-IoU {match.group(2)}'
+    return list(found.values())
 
 
 # ------------------------------------------------------------------------------ report
@@ -260,6 +274,7 @@ def table(rows: list, device_name: str) -> str:
              '| config | batch x shot | crop | fp32 step s | fp32 peak GiB | amp | amp step s '
              '| amp peak GiB | test ep/s | test peak GiB | status |',
              '| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |']
+    runner = [r for r in rows if 'batch' not in r]
     for r in rows:
         if 'batch' not in r:
             continue
@@ -269,6 +284,10 @@ def table(rows: list, device_name: str) -> str:
             f"{r.get('amp_dtype', '-')} | {num(r.get('amp_step_s'), '.3f')} | "
             f"{num(r.get('amp_peak_gib'), '.2f')} | {num(r.get('test_eps_per_s'), '.2f')} | "
             f"{num(r.get('test_peak_gib'), '.2f')} | {r.get('error', 'ok')} |")
+    if runner:
+        lines += ['', '| mmengine Runner | wall s | status |', '| --- | ---: | --- |']
+        lines += [f"| {r['config']} | {num(r.get('wall_s'), '.0f')} | "
+                  f"{r.get('error', 'ok: ' + '; '.join(r.get('log', [])))} |" for r in runner]
     return '\n'.join(lines)
 
 
@@ -284,9 +303,13 @@ def main() -> int:
         print(f'error: --device {device}: CUDA is not available on this machine',
               file=sys.stderr)
         return 2
+    import logging
+
     import mmfss  # noqa: F401
+    from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')
+    MMLogger.get_current_instance().setLevel(logging.WARNING)  # no init_weights report
     os.makedirs(args.work_dir, exist_ok=True)
     device_name = (torch.cuda.get_device_name() if device.startswith('cuda') else
                    _cpu_name()) + f', torch {torch.__version__}'
@@ -313,7 +336,11 @@ def main() -> int:
             torch.cuda.empty_cache()
     if not args.skip_runner:
         print('== stage 3: mmengine Runner (tools/train.py, tools/dist_train.sh)', flush=True)
-        for row in runner_checks(device, args.work_dir):
+        try:
+            runner_rows = runner_checks(device, args.work_dir)
+        except Exception as err:
+            runner_rows = [dict(config='Runner checks', error=f'{type(err).__name__}: {err}')]
+        for row in runner_rows:
             rows.append(row)
             status = row.get('error', 'ok')
             failures += 'error' in row and not status.startswith('skipped')

@@ -64,7 +64,11 @@ def estimate(path: str) -> dict:
                       t.untyped_storage().nbytes()))
         return t
 
-    with MetaHostReads(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    # mmseg's own accuracy indexes by a boolean mask (data-dependent shape): on the meta
+    # device count every pixel as labelled, as the training crops mostly are
+    import torch.fx.experimental._config as fx_config
+    with MetaHostReads(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
+            fx_config.patch(meta_nonzero_assume_all_nonzero=True):
         data = model.data_preprocessor(data, True)
         losses = model(**data, mode='loss')
     held = {}
