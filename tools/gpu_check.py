@@ -44,7 +44,8 @@ SHAPES_CONFIGS = [
     'dotgraph/dotgraph_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
 ]
 CHECK_TESTS = ['tests/test_paper_scale.py',
-               'tests/test_apis/test_few_shot_inferencer.py::test_runs_with_the_model_off_the_cpu']
+               'tests/test_apis/test_few_shot_inferencer.py::test_runs_with_the_model_off_the_cpu',
+               'tests/test_webui/test_callbacks.py::test_segment_session_with_the_model_off_the_cpu']
 
 
 def parse_args():

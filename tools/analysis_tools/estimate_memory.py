@@ -9,6 +9,9 @@
 #   (SGD with momentum: 1 buffer; Adam/AdamW: 2) + the activations saved for backward that
 #   are still held when the forward ends (torch.autograd.graph.saved_tensors_hooks; each
 #   storage once; the CLIP Grad-CAM's own graph is freed inside the forward and not counted).
+# Attention (F.scaled_dot_product_attention) is counted as CUDA's fused kernels keep it for
+# backward (query, key, value, output and the log-sum-exp), not with the N x N weights
+# that the CPU math path would keep.
 # Not counted: the forward's transient peaks, cuDNN workspaces, the CUDA context (~0.5 GB)
 # and the allocator's fragmentation, so a card needs some margin above the total. Mixed
 # precision (--amp) stores most activations in half precision: less than this.
@@ -27,6 +30,34 @@ def parse_args():
                         'configs of tools/gpu_check.py)')
     parser.add_argument('--out', help='also write the Markdown table to this file')
     return parser.parse_args()
+
+
+class _FusedAttention:
+    """``F.scaled_dot_product_attention`` on the meta device, saving for backward what
+    CUDA's memory-efficient kernel saves: q, k, v, the output and the log-sum-exp."""
+
+    def __init__(self):
+        import torch
+
+        class Function(torch.autograd.Function):
+
+            @staticmethod
+            def forward(ctx, q, k, v):
+                out = q.new_empty(q.shape[:-1] + v.shape[-1:])
+                lse = q.new_empty(q.shape[:-1], dtype=torch.float32)
+                ctx.save_for_backward(q, k, v, out, lse)
+                return out
+
+            @staticmethod
+            def backward(ctx, grad):
+                q, k, v, _, _ = ctx.saved_tensors
+                return torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
+
+        self.function = Function
+
+    def __call__(self, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                 **kwargs):
+        return self.function.apply(q, k, v)
 
 
 def estimate(path: str) -> dict:
@@ -67,10 +98,16 @@ def estimate(path: str) -> dict:
     # mmseg's own accuracy indexes by a boolean mask (data-dependent shape): on the meta
     # device count every pixel as labelled, as the training crops mostly are
     import torch.fx.experimental._config as fx_config
-    with MetaHostReads(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
-            fx_config.patch(meta_nonzero_assume_all_nonzero=True):
-        data = model.data_preprocessor(data, True)
-        losses = model(**data, mode='loss')
+    import torch.nn.functional as F
+    sdpa = F.scaled_dot_product_attention
+    F.scaled_dot_product_attention = _FusedAttention()
+    try:
+        with MetaHostReads(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
+                fx_config.patch(meta_nonzero_assume_all_nonzero=True):
+            data = model.data_preprocessor(data, True)
+            losses = model(**data, mode='loss')
+    finally:
+        F.scaled_dot_product_attention = sdpa
     held = {}
     for ref, key, nbytes in saved:
         if ref() is not None:
