@@ -8,7 +8,7 @@ from .tool_checks import (ToolInputError, check_checkpoint_file, check_config_fi
                           check_dataset_paths, check_device, load_tool_config,
                           run_tool)
 from .reference_weights import (check_reference_files, convert_bam_pspnet,
-                                convert_pfenet_resnet, pretrained_checkpoints)
+                                convert_pfenet_resnet, convert_swin, pretrained_checkpoints)
 from .train_then_test import train_then_test
 
 __all__ = [
@@ -16,6 +16,6 @@ __all__ = [
     'to_plain', 'from_plain', 'set_data_root', 'setup_cpu_dist', 'teardown_dist',
     'train_then_test', 'ToolInputError', 'check_checkpoint_file', 'check_config_file',
     'check_dataset_paths', 'check_device', 'load_tool_config', 'run_tool',
-    'check_reference_files', 'convert_bam_pspnet', 'convert_pfenet_resnet',
+    'check_reference_files', 'convert_bam_pspnet', 'convert_pfenet_resnet', 'convert_swin',
     'pretrained_checkpoints', 'config_batch', 'effective_batch_message'
 ]

@@ -22,7 +22,8 @@ from typing import Dict, Iterable, List, Optional
 
 import torch
 
-__all__ = ['convert_pfenet_resnet', 'convert_bam_pspnet', 'convert_file', 'REFERENCE_FILES',
+__all__ = ['convert_pfenet_resnet', 'convert_bam_pspnet', 'convert_swin', 'convert_file',
+           'REFERENCE_FILES',
            'reference_file_help', 'check_reference_files', 'pretrained_checkpoints']
 
 # PFENet's stem (conv1, bn1, conv2, bn2, conv3, bn3; BAM: layer0.0 .. layer0.7) -> mmseg's
@@ -111,6 +112,57 @@ def convert_bam_pspnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor
     return out
 
 
+def _unfold_order(x: torch.Tensor) -> torch.Tensor:
+    """Swin's patch merging: the official code concatenates the 2x2 neighbours as
+    (row 0, col 0), (row 1, col 0), (row 0, col 1), (row 1, col 1), each a block of C
+    channels; mmseg's ``PatchMerging`` unfolds them as channel-major ``c * 4 + (2 * row +
+    col)``. Reorders the last dimension (4C) of a weight or norm parameter from the first
+    layout to the second."""
+    lead, four_c = x.shape[:-1], x.shape[-1]
+    blocks = x.reshape(*lead, 4, four_c // 4)[..., [0, 2, 1, 3], :]  # neighbour order
+    return blocks.transpose(-1, -2).reshape(*lead, four_c)
+
+
+def convert_swin(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """The official Swin Transformer release (microsoft/Swin-Transformer,
+    ``swin_base_patch4_window12_384_22k.pth``; ``{'model': ...}``) -> mmseg's
+    ``SwinTransformer`` state dict (no ``backbone.`` prefix).
+
+    ``layers.i`` -> ``stages.i``; a block's ``attn.*`` -> ``attn.w_msa.*``, ``mlp.fc1`` ->
+    ``ffn.layers.0.0``, ``mlp.fc2`` -> ``ffn.layers.1``; ``patch_embed.proj`` ->
+    ``patch_embed.projection``; the patch merging's ``reduction``/``norm`` reordered for
+    mmseg's unfold (:func:`_unfold_order`); the final ``norm`` -> ``norm3`` (the norm of
+    the last output; mmseg's norms of the other outputs are not in the release and start as
+    identities); the classifier ``head`` and the shifted-window ``attn_mask`` buffers
+    (recomputed by mmseg) are dropped.
+
+    Raises:
+        ValueError: an unknown key.
+    """
+    if isinstance(state, dict) and isinstance(state.get('model'), dict):
+        state = state['model']
+    out: Dict[str, torch.Tensor] = {}
+    for key, value in _strip(state).items():
+        if key.startswith('head.') or key.endswith('.attn_mask'):
+            continue
+        if key.startswith('patch_embed.'):
+            out[key.replace('patch_embed.proj.', 'patch_embed.projection.')] = value
+        elif key.startswith('norm.'):
+            out['norm3.' + key[len('norm.'):]] = value
+        elif re.match(r'layers\.\d+\.downsample\.(reduction|norm)\.', key):
+            out['stages' + key[len('layers'):]] = _unfold_order(value)
+        elif re.match(r'layers\.\d+\.blocks\.\d+\.', key):
+            new = ('stages' + key[len('layers'):]).replace('.attn.', '.attn.w_msa.')
+            new = new.replace('.mlp.fc1.', '.ffn.layers.0.0.').replace('.mlp.fc2.',
+                                                                      '.ffn.layers.1.')
+            if '.mlp.' in new:
+                raise ValueError(f'unexpected key {key!r} for a Swin Transformer')
+            out[new] = value
+        else:
+            raise ValueError(f'unexpected key {key!r} for a Swin Transformer')
+    return out
+
+
 def convert_file(src: str, dst: str, convert) -> Dict[str, torch.Tensor]:
     """Read a reference checkpoint, convert its state dict, save ``{'state_dict': ...,
     'meta': ...}`` to ``dst`` (atomically; folders created) and return the state dict.
@@ -151,6 +203,19 @@ REFERENCE_FILES = {
         file='resnet101_v2.pth', what="PFENet's ImageNet ResNet-101", where=PFENET_RESNET_URL,
         converter='pfenet_resnet2mmfss.py'),
 }
+SWIN_URL = ('https://github.com/microsoft/Swin-Transformer (README, "ImageNet-22K '
+            'pretrained Swin-B" at 384x384)')
+MMSEG_PRETRAIN_URL = 'https://github.com/open-mmlab/mmsegmentation (configs/{}/README.md)'
+REFERENCE_FILES['pretrain/swin_base_patch4_window12_384_22k.pth'] = dict(
+    file='swin_base_patch4_window12_384_22k.pth',
+    what='Swin-B, ImageNet-22K, 384x384 (HSNet\'s and DCAMA\'s backbone)', where=SWIN_URL,
+    converter='swin2mmfss.py',
+    alternative=('or mmseg\'s converted copy swin_base_patch4_window12_384_22k_20220317-'
+                 'e5c09f74.pth (' + MMSEG_PRETRAIN_URL.format('swin') + '), saved there '
+                 'as it is'))
+REFERENCE_FILES['pretrain/mit_b5.pth'] = dict(
+    file='mit_b5_20220624-658746d9.pth', what="SegFormer's MiT-b5, ImageNet-1K, in mmseg's "
+    'layout', where=MMSEG_PRETRAIN_URL.format('segformer'), converter=None)
 for _data in ('pascal', 'coco'):
     for _i in range(4):
         REFERENCE_FILES[f'pretrain/bam_pspnet_resnet50_{_data}_split{_i}.pth'] = dict(
@@ -164,9 +229,13 @@ def reference_file_help(path: str) -> Optional[str]:
     key = osp.normpath(path).replace(osp.sep, '/')
     for name, info in REFERENCE_FILES.items():
         if key == name or key.endswith('/' + name):
-            return (f'download {info["file"]} ({info["what"]}) from {info["where"]} and '
+            if not info.get('converter'):
+                return (f'download {info["file"]} ({info["what"]}) from {info["where"]} and '
+                        f'save it as {path}')
+            text = (f'download {info["file"]} ({info["what"]}) from {info["where"]} and '
                     f'convert it: python tools/model_converters/{info["converter"]} '
                     f'{info["file"]} {path}')
+            return text + (f'; {info["alternative"]}' if info.get('alternative') else '')
     return None
 
 

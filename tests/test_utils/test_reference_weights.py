@@ -1,4 +1,5 @@
-"""The references' weights in mmfss's modules: PFENet's deep-base ResNet and BAM's PSPNet.
+"""The references' weights in mmfss's modules: PFENet's deep-base ResNet, BAM's PSPNet and
+the official Swin Transformer release.
 
 The reference modules below are this project's statements of PFENet's ``model/resnet.py``
 (ResNet with ``deep_base=True``), the dilation PFENet's ``model/PFENet.py`` (and BAM's
@@ -8,6 +9,9 @@ them, converted by ``tools/model_converters/`` and loaded into mmseg's modules; 
 and the logits must agree to 1e-5 (relative to the largest value), in train and eval mode.
 """
 import os.path as osp
+import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -304,3 +308,77 @@ def test_model_init_names_the_missing_file(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match=r'pretrain/pfenet_resnet50_v2.pth .*download '
                                                 r'resnet50_v2.pth .*pfenet_resnet2mmfss.py'):
         model.init_weights()
+
+
+def _official_patch_merging(x, hw, norm_weight, norm_bias, reduction):
+    """My statement of the official Swin PatchMerging (microsoft/Swin-Transformer
+    ``models/swin_transformer.py``): the 2x2 neighbours concatenated as x[0::2, 0::2],
+    x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2], LayerNorm over 4C, Linear without bias."""
+    b, _, c = x.shape
+    h, w = hw
+    x = x.view(b, h, w, c)
+    x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]],
+                  -1).view(b, -1, 4 * c)
+    x = torch.nn.functional.layer_norm(x, (4 * c, ), norm_weight, norm_bias)
+    return x @ reduction.T
+
+
+def _official_swin_state(mmseg_state, rng):
+    """An official-layout checkpoint with random patch-merging weights in the official
+    neighbour order (my statement of the release's key names)."""
+    out = {}
+    for key, value in mmseg_state.items():
+        if re.match(r'norm[0-2]\.', key):
+            continue
+        new = key.replace('stages.', 'layers.').replace('.attn.w_msa.', '.attn.')
+        new = new.replace('.ffn.layers.0.0.', '.mlp.fc1.').replace('.ffn.layers.1.', '.mlp.fc2.')
+        new = new.replace('patch_embed.projection.', 'patch_embed.proj.')
+        new = new.replace('norm3.', 'norm.') if new.startswith('norm3.') else new
+        if '.downsample.' in new:
+            value = torch.randn(value.shape, generator=rng)
+        out[new] = value
+    out['head.weight'] = torch.randn(10, 64, generator=rng)
+    out['head.bias'] = torch.zeros(10)
+    out['layers.0.blocks.0.attn_mask'] = torch.zeros(4, 9, 9)
+    return dict(model=out)
+
+
+def test_swin_release_converts_exactly(tmp_path):
+    """The official Swin checkpoint layout -> mmseg's SwinTransformer: every key lands
+    (strict load but the norms of the non-final outputs, which the release lacks), and the
+    patch merging with converted weights equals the official one's."""
+    from mmseg.registry import MODELS
+    from mmfss.utils.reference_weights import convert_swin
+    cfg = dict(type='SwinTransformer', pretrain_img_size=96, embed_dims=8, depths=[1, 1, 1, 1],
+               num_heads=[1, 1, 2, 2], window_size=3, out_indices=(0, 1, 2, 3))
+    rng = torch.Generator().manual_seed(0)
+    official = _official_swin_state(MODELS.build(cfg).state_dict(), rng)
+    src, dst = tmp_path / 'swin_official.pth', tmp_path / 'swin_mmfss.pth'
+    torch.save(official, src)
+    proc = subprocess.run([sys.executable, 'tools/model_converters/swin2mmfss.py', str(src),
+                           str(dst)], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    model = MODELS.build(cfg)
+    missing, unexpected = model.load_state_dict(converted, strict=False)
+    assert not unexpected and sorted(missing) == sorted(
+        f'norm{i}.{p}' for i in range(3) for p in ('weight', 'bias'))
+    torch.testing.assert_close(converted['norm3.weight'], official['model']['norm.weight'])
+    for i in range(3):
+        merge = model.stages[i].downsample
+        c = 8 * 2**i
+        hw = (4, 6)  # even sides: the official merging takes 2x2 neighbours without padding
+        x = torch.randn(2, 24, c, generator=rng)
+        prefix = f'layers.{i}.downsample.'
+        expected = _official_patch_merging(
+            x, hw, official['model'][prefix + 'norm.weight'],
+            official['model'][prefix + 'norm.bias'], official['model'][prefix + 'reduction.weight'])
+        got, size = merge(x, hw)
+        assert size == (hw[0] // 2, hw[1] // 2)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    bad = tmp_path / 'bad.pth'
+    torch.save(dict(model={'layers.0.blocks.0.mlp.act.weight': torch.zeros(1)}), bad)
+    proc = subprocess.run([sys.executable, 'tools/model_converters/swin2mmfss.py', str(bad),
+                           str(tmp_path / 'x.pth')], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith('error:')
+    assert 'unexpected key' in proc.stderr and not (tmp_path / 'x.pth').exists()

@@ -164,6 +164,7 @@ class MessageFlowNeck(BaseModule):
         self.flows = tuple(flows)
         self.num_rounds = num_rounds
         self.align_corners = align_corners
+        self.out_channels = channels  # of the level it appends to the episode's features
         self.reduce = ConvModule(sum(in_channels), channels, 1, norm_cfg=norm_cfg,
                                  act_cfg=dict(type='ReLU'))
         self.pos_enc = LearnedPositionalEncoding(channels, num_positions)

@@ -403,6 +403,7 @@ class OTGraphNeck(BaseModule):
         self.sqa_query_object = sqa_query_object and disentangle
         self.disentangle = disentangle
         self.use_ot = use_ot
+        self.out_channels = channels  # of the level it appends to the episode's features
         self.reduce = ConvModule(sum(in_channels), channels, 1, norm_cfg=norm_cfg,
                                  act_cfg=dict(type='ReLU'))
         self.layers = nn.ModuleList([

@@ -1,3 +1,5 @@
+from typing import Union
+
 import torch
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
@@ -63,11 +65,14 @@ class PriorMaskNeck(BaseModule):
 
     Args:
         in_index (int): Backbone level used (PFENet: the last, high-level one).
-        mask_support_stage (bool): Compute the support level as ``stage(previous level *
-            mask)`` (PFENet, BAM; default) through ``EpisodeFeatures.run_stage``, or use the
-            backbone's own support features, masked afterwards (False: the stage sees the
-            background; cheaper, and the only choice for backbones that do not expose
-            their stages).
+        mask_support_stage (bool | str): ``True``: compute the support level as
+            ``stage(previous level * mask)`` (PFENet, BAM) through
+            ``EpisodeFeatures.run_stage``; ``False``: use the backbone's own support
+            features of that level, masked in :func:`prior_mask` (the stage sees the
+            background; cheaper); ``'auto'`` (default): True where the backbone's stages
+            can be addressed (the ResNet family, MobileNetV2/V3, Swin, MiT, a backbone
+            with ``run_stage``), else False (a plain ViT; see
+            :mod:`~mmfss.models.utils.backbone_stages`).
         prior_key (str): Name of the prior in ``EpisodeFeatures.priors``.
         detach (bool): Compute without gradients, as PFENet (the prior is training-free;
             its backbone level is frozen there).
@@ -75,8 +80,12 @@ class PriorMaskNeck(BaseModule):
     """
 
     def __init__(self, in_index: int = -1, prior_key: str = 'prior', detach: bool = True,
-                 eps: float = 1e-7, mask_support_stage: bool = True, init_cfg=None) -> None:
+                 eps: float = 1e-7, mask_support_stage: Union[bool, str] = 'auto',
+                 init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if mask_support_stage not in (True, False, 'auto'):
+            raise ValueError(f"mask_support_stage must be True, False or 'auto', got "
+                             f'{mask_support_stage!r}')
         self.in_index = in_index
         self.mask_support_stage = mask_support_stage
         self.prior_key = prior_key
@@ -89,7 +98,9 @@ class PriorMaskNeck(BaseModule):
                            'own prior_key')
         query = feats.query_feats[self.in_index]
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.detach):
-            support = (self.masked_support_stage(feats) if self.mask_support_stage else
+            masked = (feats.run_stage is not None if self.mask_support_stage == 'auto'
+                      else self.mask_support_stage)
+            support = (self.masked_support_stage(feats) if masked else
                        feats.support_feats[self.in_index])
             shots = prior_mask(query, support, feats.support_masks, self.eps, per_shot=True)
         feats.shot_priors[self.prior_key] = shots
@@ -99,10 +110,11 @@ class PriorMaskNeck(BaseModule):
     def masked_support_stage(self, feats: EpisodeFeatures) -> Tensor:
         """``stage(previous level * mask)`` of every support: [B, K, C, hs, ws]."""
         if feats.run_stage is None:
-            raise ValueError('PriorMaskNeck(mask_support_stage=True) runs the backbone\'s last '
-                             'stage on masked support features: EpisodeFeatures.run_stage '
-                             'must be set (FewShotSegmentor does), or set '
-                             'mask_support_stage=False')
+            raise ValueError(
+                'PriorMaskNeck(mask_support_stage=True) runs the backbone\'s last stage on '
+                f'masked support features, but the stages of {feats.backbone or "the backbone"}'
+                ' cannot be addressed (mmfss.models.utils.backbone_stages: give it '
+                "run_stage(x, level)); set mask_support_stage='auto' or False")
         b, k = feats.support_masks.shape[:2]
         level = self.in_index
 

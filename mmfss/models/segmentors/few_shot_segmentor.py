@@ -10,6 +10,7 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList
 from torch import Tensor
 
 from ..utils import BACKGROUND_RULES, EpisodeFeatures, SupportEncoding, fuse_ways
+from ..utils.backbone_stages import level_channels, stage_runner
 
 __all__ = ['FewShotSegmentor']
 
@@ -37,6 +38,15 @@ class FewShotSegmentor(BaseSegmentor):
     ``'threshold'``). :meth:`predict` takes this path for N-way dataset episodes (metainfo
     ``ways`` > 1, supports ordered way by way).
 
+    Backbones: any mmseg backbone that returns several levels (the ResNet family,
+    MobileNetV2/V3, SwinTransformer, MixVisionTransformer, VisionTransformer with
+    ``out_indices``, one of your own). ``in_channels='auto'`` in a neck or head config
+    (and in the ensemble's ``meta_head``/``base_learner``) is filled from the levels it
+    reads: the backbone's, probed once on the meta device, then those the necks append
+    (their ``out_channels``). Where a backbone's stages can be addressed
+    (:mod:`~mmfss.models.utils.backbone_stages`), ``EpisodeFeatures.run_stage`` runs the
+    stage producing a level (PFENet's masked support stage); elsewhere it is None.
+
     Args:
         backbone (dict): Backbone config.
         decode_head (dict): Decode head config (e.g. ``PPMFewShotHead``).
@@ -57,8 +67,15 @@ class FewShotSegmentor(BaseSegmentor):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
-        self.necks = nn.ModuleList([MODELS.build(n) for n in (necks or [])])
-        self.decode_head = MODELS.build(decode_head)
+        self._stage_runner = stage_runner(self.backbone)
+        levels = (level_channels(self.backbone) if _wants_channels(necks, decode_head)
+                  else None)
+        self.necks = nn.ModuleList()
+        for cfg in necks or []:
+            self.necks.append(MODELS.build(_fill_channels(cfg, levels)))
+            if levels is not None and getattr(self.necks[-1], 'out_channels', None):
+                levels = levels + [int(self.necks[-1].out_channels)]
+        self.decode_head = MODELS.build(_fill_channels(decode_head, levels))
         self.align_corners = self.decode_head.align_corners
         self.num_classes = self.decode_head.num_classes
         self.out_channels = self.decode_head.out_channels
@@ -100,12 +117,18 @@ class FewShotSegmentor(BaseSegmentor):
         return self
 
     # ------------------------------------------------------------------ features
+    @property
+    def has_stages(self) -> bool:
+        """Whether the backbone's stages can be addressed (see :meth:`run_backbone_stage`)."""
+        return self._stage_runner is not None
+
     def run_backbone_stage(self, x: Tensor, level: int) -> Tensor:
         """Apply the backbone stage that produces output ``level`` to ``x``.
 
         ``x`` is (a function of) output ``level - 1``; e.g. ``layer4(x)`` for the last
-        level of an mmseg ResNet with ``out_indices=(0, 1, 2, 3)``. Works for any mmseg
-        ResNet-style backbone (``res_layers`` and ``out_indices``), frozen (no gradients)
+        level of an mmseg ResNet with ``out_indices=(0, 1, 2, 3)``, the patch merging and
+        blocks of the last stage for a Swin Transformer (see
+        :mod:`~mmfss.models.utils.backbone_stages` for each family), frozen (no gradients)
         or not.
 
         Args:
@@ -114,29 +137,31 @@ class FewShotSegmentor(BaseSegmentor):
 
         Returns:
             Tensor: [N, C_level, h', w'].
+
+        Raises:
+            TypeError: the backbone's stages cannot be addressed.
         """
-        names = getattr(self.backbone, 'res_layers', None)
-        out_indices = getattr(self.backbone, 'out_indices', None)
-        if names is None or out_indices is None:
-            raise TypeError(f'{type(self.backbone).__name__} does not expose its stages '
-                            '(res_layers and out_indices of an mmseg ResNet-style backbone)')
-        out_indices = list(out_indices)
-        if not -len(out_indices) < level < len(out_indices) or level % len(out_indices) == 0:
-            raise ValueError(f'level {level} has no previous output level among the '
-                             f'backbone outputs {out_indices}')
-        stage, before = out_indices[level], out_indices[level - 1]
-        if before != stage - 1:
-            raise ValueError(f'backbone output {level} (stage {stage}) does not follow output '
-                             f'{level - 1} (stage {before}): out_indices must be consecutive')
-        layer = getattr(self.backbone, names[stage])
+        if self._stage_runner is None:
+            raise TypeError(
+                f'{type(self.backbone).__name__} does not expose its stages: it is none of '
+                'the families of mmfss.models.utils.backbone_stages (ResNet, MobileNetV2/V3, '
+                'SwinTransformer, MixVisionTransformer) and defines no run_stage(x, level)')
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
-            return layer(x)
+            return self._stage_runner(x, level)
+
+    @property
+    def _run_stage(self):
+        return self.run_backbone_stage if self._stage_runner is not None else None
 
     def _backbone(self, images: Tensor) -> List[Tensor]:
-        if self.freeze_backbone:
-            with torch.no_grad():
-                return list(self.backbone(images))
-        return list(self.backbone(images))
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
+            outs = self.backbone(images)
+        if isinstance(outs, Tensor):
+            raise TypeError(f'{type(self.backbone).__name__} returned one tensor; the few-shot '
+                            'models read several levels: give it out_indices with two or '
+                            'more levels')
+        # a ViT with output_cls_token returns [map, cls token] per level: keep the map
+        return [o[0] if isinstance(o, (list, tuple)) else o for o in outs]
 
     def extract_feat(self,
                      inputs: Dict[str, Tensor],
@@ -176,7 +201,8 @@ class FewShotSegmentor(BaseSegmentor):
             support_inputs=support,
             img_metas=list(batch_img_metas or []),
             query_masks=query_masks,
-            run_stage=self.run_backbone_stage)
+            run_stage=self._run_stage,
+            backbone=type(self.backbone).__name__)
         return self._run_necks(feats)
 
     def _run_necks(self, feats: EpisodeFeatures) -> EpisodeFeatures:
@@ -280,7 +306,8 @@ class FewShotSegmentor(BaseSegmentor):
             img_metas=episode_metas,
             support_cache=encoding.cache if e == 1 else None,
             support_groups=w,
-            run_stage=self.run_backbone_stage)
+            run_stage=self._run_stage,
+            backbone=type(self.backbone).__name__)
         return self._run_necks(feats)
 
     def predict_with_support(self, query: Tensor, encoding: SupportEncoding,
@@ -414,3 +441,34 @@ class FewShotSegmentor(BaseSegmentor):
     def _forward(self, inputs: Dict[str, Tensor], data_samples: OptSampleList = None) -> Tensor:
         """Raw decode-head logits [B, 2, h, w] (``mode='tensor'``)."""
         return self.decode_head(self.extract_feat(inputs, self._metas(data_samples)))
+
+
+def _wants_channels(*cfgs) -> bool:
+    """Whether any config (nested in lists and dicts) asks for ``in_channels='auto'``."""
+    def walk(node):
+        if isinstance(node, dict):
+            return node.get('in_channels') == 'auto' or any(walk(v) for v in node.values())
+        if isinstance(node, (list, tuple)):
+            return any(walk(v) for v in node)
+        return False
+    return walk(list(cfgs))
+
+
+def _fill_channels(cfg: ConfigType, levels: Optional[List[int]]) -> ConfigType:
+    """``cfg`` with every ``in_channels='auto'`` (also in nested module configs such as
+    ``meta_head`` and ``base_learner``) replaced by the channels of the levels its
+    ``in_index`` reads."""
+    if not isinstance(cfg, dict):
+        return cfg
+    out = type(cfg)()
+    for key, value in cfg.items():
+        out[key] = _fill_channels(value, levels) if isinstance(value, dict) else value
+    if out.get('in_channels') == 'auto':
+        index = out.get('in_index', -1)
+        try:
+            out['in_channels'] = ([levels[i] for i in index] if isinstance(
+                index, (list, tuple)) else levels[index])
+        except IndexError:
+            raise ValueError(f'{out.get("type")}: in_index {index} reads a level the backbone '
+                             f'and the necks before it do not have (levels: {levels})')
+    return out

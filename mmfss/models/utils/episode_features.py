@@ -44,7 +44,8 @@ class EpisodeFeatures:
             that produces output ``level`` to ``x``, the output of the level before (e.g.
             layer4 of a ResNet on masked layer3 features, as PFENet's prior); set by
             :class:`~mmfss.models.FewShotSegmentor` (without gradients for a frozen
-            backbone).
+            backbone); None when the backbone's stages cannot be addressed.
+        backbone (str): Class name of the backbone (for messages).
     """
 
     query_feats: List[Tensor]
@@ -62,6 +63,7 @@ class EpisodeFeatures:
     shot_priors: Dict[str, Tensor] = field(default_factory=dict)
     shot_weights: Optional[Tensor] = None
     run_stage: Optional[Callable[[Tensor, int], Tensor]] = None
+    backbone: str = ''
 
     def shot_mean(self, x: Tensor) -> Tensor:
         """Aggregate ``x`` [B, K, ...] over the shots: weighted by :attr:`shot_weights`

@@ -143,15 +143,20 @@ def test_prior_equals_pfenet_statement_on_resnet50(shot):
 
 def test_masked_stage_needs_run_stage_and_is_cached():
     torch.manual_seed(0)
-    neck = MODELS.build(dict(type='PriorMaskNeck', in_index=1))
+    neck = MODELS.build(dict(type='PriorMaskNeck', in_index=1, mask_support_stage=True))
     query, support = [torch.rand(1, 4, 3, 3), torch.rand(1, 6, 3, 3)], \
         [torch.rand(1, 2, 4, 3, 3), torch.rand(1, 2, 6, 3, 3)]
     masks = torch.ones(1, 2, 6, 6, dtype=torch.long)
     f = EpisodeFeatures(query_feats=query, support_feats=support, support_masks=masks,
                         query_inputs=torch.zeros(1, 3, 6, 6),
-                        support_inputs=torch.zeros(1, 2, 3, 6, 6))
-    with pytest.raises(ValueError, match='EpisodeFeatures.run_stage must be set'):
+                        support_inputs=torch.zeros(1, 2, 3, 6, 6), backbone='MyViT')
+    with pytest.raises(ValueError, match='stages of MyViT cannot be addressed'):
         neck(f)
+    # 'auto' (the default) falls back to the backbone's own support level, masked after
+    auto = MODELS.build(dict(type='PriorMaskNeck', in_index=1))
+    torch.testing.assert_close(auto(f).priors['prior'], prior_mask(query[1], support[1], masks))
+    with pytest.raises(ValueError, match='mask_support_stage must be'):
+        MODELS.build(dict(type='PriorMaskNeck', mask_support_stage='yes'))
     calls = []
     proj = torch.rand(6, 4)
 

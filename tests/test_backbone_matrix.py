@@ -1,0 +1,98 @@
+"""Every family on every kind of mmseg backbone, through mmengine's Runner.
+
+Backbones (small widths): ResNet-18, MobileNetV2, MiT, Swin, a plain ViT; families: the
+baseline, CMNet, DOTGraph (tiny CLIP, BAM's ensemble). Each pair trains 2 iterations and
+tests 8 episodes from a config that changes only the backbone and reads every channel count
+from it (``in_channels='auto'``); PFENet's prior is checked against its definition for the
+backbone: ``prior_mask(query last level, stage(support previous level * mask))`` where the
+stages can be addressed, the support's own last level (masked in the prior) for the ViT.
+"""
+import copy
+
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from mmengine.runner import Runner
+from mmseg.registry import MODELS
+
+from mmfss.models.necks.prior_mask_neck import prior_mask
+from mmfss.models.utils import foreground_weights
+from .conftest import SMALL_SHAPES
+from .test_models.test_segmentors.test_few_shot_segmentor import _batch
+from .test_models.test_utils.test_backbone_stages import BACKBONES
+from .test_paper_scale import FAMILIES, family_config
+
+MATRIX_BACKBONES = ('resnet18', 'mobilenetv2', 'mit', 'swin', 'vit')
+
+
+def _auto(node):
+    """Every in_channels of the necks and heads read from the backbone."""
+    if isinstance(node, dict):
+        if 'in_channels' in node and node.get('type') != 'CLIPPriorNeck':
+            node['in_channels'] = 'auto'
+        for value in node.values():
+            _auto(value)
+    elif isinstance(node, list):
+        for value in node:
+            _auto(value)
+
+
+def matrix_config(family, backbone):
+    cfg = family_config(family)
+    cfg.model.backbone = ConfigDict(copy.deepcopy(BACKBONES[backbone]))
+    _auto(cfg.model.necks)
+    _auto(cfg.model.decode_head)
+    return cfg
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+@pytest.mark.parametrize('backbone', MATRIX_BACKBONES)
+def test_trains_and_tests_through_the_runner(backbone, family, shapes_root, tmp_path):
+    cfg = matrix_config(family, backbone)
+    ds = dict(data_root=shapes_root, num_train=SMALL_SHAPES['num_train'],
+              num_val=SMALL_SHAPES['num_val'], data_seed=SMALL_SHAPES['data_seed'])
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.dataset.update(ds)
+    cfg.val_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
+    cfg.val_dataloader.dataset.update(ds, num_episodes=8)
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=1000)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1000)
+    cfg.default_hooks.visualization = dict(type='FewShotVisualizationHook', draw=False)
+    cfg.work_dir = str(tmp_path)
+    runner = Runner.from_cfg(cfg)
+    model = runner.model
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    runner.train()
+    moved = [n for n, p in model.named_parameters() if n in before
+             and not torch.equal(p.detach(), before[n])]
+    assert moved, 'no parameter changed in 2 iterations'
+    metrics = runner.test()
+    assert metrics['episodes'] == 8 and 0 <= metrics['mIoU'] <= 100
+    assert model.has_stages == (backbone != 'vit')
+
+
+@pytest.mark.parametrize('backbone', MATRIX_BACKBONES)
+def test_prior_follows_its_definition_for_the_backbone(backbone):
+    torch.manual_seed(0)
+    model = MODELS.build(matrix_config('baseline', backbone).model)
+    model.init_weights()
+    model.eval()
+    data = model.data_preprocessor(_batch(b=2, k=2, h=96, w=96, ori=(96, 96)), False)
+    inputs = data['inputs']
+    with torch.no_grad():
+        feats = model.extract_feat(inputs)
+        query = model.backbone(inputs['query'])
+        support = model.backbone(inputs['support'].flatten(0, 1))
+        query = [q[0] if isinstance(q, (list, tuple)) else q for q in query]
+        support = [s[0] if isinstance(s, (list, tuple)) else s for s in support]
+        masks = inputs['support_masks']
+        if backbone == 'vit':  # no stages: the support's own last level, masked in the prior
+            last = support[-1]
+        else:
+            previous = support[-2] * foreground_weights(masks.flatten(0, 1), support[-2].shape[-2:])
+            last = model.run_backbone_stage(previous, -1)
+        expected = prior_mask(query[-1], last.view(2, 2, *last.shape[1:]), masks)
+    torch.testing.assert_close(feats.priors['prior'], expected, rtol=1e-5, atol=1e-5)
