@@ -17,10 +17,9 @@ from mmseg.registry import MODELS
 
 from mmfss.models.necks.prior_mask_neck import prior_mask
 from mmfss.models.utils import foreground_weights
-from .conftest import SMALL_SHAPES
 from .test_models.test_segmentors.test_few_shot_segmentor import _batch
 from .test_models.test_utils.test_backbone_stages import BACKBONES
-from .test_paper_scale import FAMILIES, family_config
+from .test_paper_scale import FAMILIES, family_config, short_run
 
 MATRIX_BACKBONES = ('resnet18', 'mobilenetv2', 'mit', 'swin', 'vit')
 
@@ -48,20 +47,8 @@ def matrix_config(family, backbone):
 @pytest.mark.parametrize('family', FAMILIES)
 @pytest.mark.parametrize('backbone', MATRIX_BACKBONES)
 def test_trains_and_tests_through_the_runner(backbone, family, shapes_root, tmp_path):
-    cfg = matrix_config(family, backbone)
-    ds = dict(data_root=shapes_root, num_train=SMALL_SHAPES['num_train'],
-              num_val=SMALL_SHAPES['num_val'], data_seed=SMALL_SHAPES['data_seed'])
-    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.dataset.update(ds)
-    cfg.val_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
-    cfg.val_dataloader.dataset.update(ds, num_episodes=8)
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=1000)
-    cfg.param_scheduler = []
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1000)
-    cfg.default_hooks.visualization = dict(type='FewShotVisualizationHook', draw=False)
-    cfg.work_dir = str(tmp_path)
+    cfg = short_run(matrix_config(family, backbone), shapes_root, str(tmp_path), iters=2,
+                    episodes=8, batch_size=2)
     runner = Runner.from_cfg(cfg)
     model = runner.model
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}

@@ -146,26 +146,34 @@ def test_mixed_precision_training_steps_are_finite(family, dtype):
     assert 'mixed precision: ' + dtype in wrapper.describe()
 
 
+def short_run(cfg: Config, shapes_root: str, work_dir: str, iters: int, episodes: int,
+              batch_size: int = 4) -> Config:
+    """``cfg`` trained for ``iters`` iterations on the small Shapes-5i copy and tested on
+    ``episodes`` episodes, without validation, checkpoints or panels."""
+    ds = dict(data_root=shapes_root, num_train=SMALL_SHAPES['num_train'],
+              num_val=SMALL_SHAPES['num_val'], data_seed=SMALL_SHAPES['data_seed'])
+    cfg.train_dataloader.update(batch_size=batch_size, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.dataset.update(ds)
+    cfg.val_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
+    cfg.val_dataloader.dataset.update(ds, num_episodes=episodes)
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=1000)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1000)
+    cfg.default_hooks.visualization = dict(type='FewShotVisualizationHook', draw=False)
+    cfg.work_dir = work_dir
+    return cfg
+
+
 @pytest.fixture(scope='module')
 def trained_family(shapes_root, tmp_path_factory):
     """Each family trained for 60 iterations on the small Shapes-5i copy through the Runner
     (predictions of a trained model have margins; a random one's are ties)."""
     models = {}
     for family in FAMILIES:
-        cfg = family_config(family)
-        ds = dict(data_root=shapes_root, num_train=SMALL_SHAPES['num_train'],
-                  num_val=SMALL_SHAPES['num_val'], data_seed=SMALL_SHAPES['data_seed'])
-        cfg.train_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
-        cfg.train_dataloader.dataset.update(ds)
-        cfg.val_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
-        cfg.val_dataloader.dataset.update(ds, num_episodes=16)
-        cfg.test_dataloader = cfg.val_dataloader
-        cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=60, val_interval=1000)
-        cfg.param_scheduler = []
-        cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000)
-        cfg.default_hooks.logger = dict(type='LoggerHook', interval=1000)
-        cfg.default_hooks.visualization = dict(type='FewShotVisualizationHook', draw=False)
-        cfg.work_dir = str(tmp_path_factory.mktemp(f'amp-{family}'))
+        cfg = short_run(family_config(family), shapes_root,
+                        str(tmp_path_factory.mktemp(f'amp-{family}')), iters=60, episodes=16)
         runner = Runner.from_cfg(cfg)
         runner.train()
         models[family] = (runner.model.eval(), runner.test_dataloader)

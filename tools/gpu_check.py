@@ -129,21 +129,27 @@ def offline(cfg) -> None:
         cfg.model.decode_head.base_learner_init = None
 
 
+def load_offline(path: str):
+    """The config with random weights (:func:`offline`) and its training geometry:
+    ``(cfg, batch, shot, (h, w))``."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(path)
+    offline(cfg)
+    loader = cfg.train_dataloader
+    dataset = loader.dataset.get('episodic', loader.dataset)
+    size = tuple(cfg.model.data_preprocessor.get('size') or (96, 96))
+    return cfg, loader.batch_size, dataset.get('shot', 1), size
+
+
 def check_config(path: str, device: str, test_episodes: int) -> dict:
     """One training iteration in fp32 and in mixed precision, then test episodes."""
     import copy
 
     import torch
-    from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
     from mmengine.optim import build_optim_wrapper
     from mmseg.registry import MODELS
-    cfg = Config.fromfile(path)
-    offline(cfg)
-    loader = cfg.train_dataloader
-    dataset = loader.dataset.get('episodic', loader.dataset)
-    batch, shot = loader.batch_size, dataset.get('shot', 1)
-    size = tuple(cfg.model.data_preprocessor.get('size') or (96, 96))
+    cfg, batch, shot, size = load_offline(path)
     segmentor = cfg.model.type == 'EncoderDecoder'
     row = dict(config=osp.relpath(path, osp.join(REPO, 'configs')), batch=batch, shot=shot,
                crop=f'{size[0]}x{size[1]}')

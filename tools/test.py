@@ -191,10 +191,8 @@ def test(args):
             write_episodes_file(args.dump_episodes, dataset.episodes)
         print_log(f'{len(dataset.episodes)} episodes written to {args.dump_episodes}',
                   'current')
-    if args.seeds == 1:
-        runner.test()
-    else:
-        evaluate_seeds(runner, cfg, episode_seeds(dataset, args.seeds))
+    # one episode set or several: <work_dir>/seeds_summary.json records the metrics either way
+    evaluate_seeds(runner, cfg, episode_seeds(dataset, args.seeds))
     teardown_dist()  # after success only: its barrier would hang if a rank failed
 
 

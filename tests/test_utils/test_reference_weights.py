@@ -296,6 +296,21 @@ def test_configs_point_at_the_reference_files(tmp_path, monkeypatch):
     hint = reference_file_help('pretrain/bam_pspnet_resnet50_coco_split3.pth')
     assert 'PSPNet/coco/split3/resnet50/best.pth' in hint and 'bam_pspnet2mmfss.py' in hint
     assert reference_file_help('work_dirs/x.pth') is None
+    # the other backbones' files: Swin-B (official release converted, or mmseg's copy as it
+    # is) and MiT-b5 (mmseg's copy)
+    for config, expected, words in (
+            ('configs/baseline/fss-baseline_swin-b_4xb4-20k_pascal5i-fold0-1shot.py',
+             'pretrain/swin_base_patch4_window12_384_22k.pth',
+             ('swin2mmfss.py', 'microsoft/Swin-Transformer', 'e5c09f74')),
+            ('configs/cmnet/cmnet_swin-b_1xb4-200e_pascal5i-fold0-1shot.py',
+             'pretrain/swin_base_patch4_window12_384_22k.pth', ('swin2mmfss.py', )),
+            ('configs/baseline/fss-baseline_mit-b5_4xb4-20k_pascal5i-fold0-1shot.py',
+             'pretrain/mit_b5.pth', ('mit_b5_20220624-658746d9.pth', 'save it as'))):
+        paths = pretrained_checkpoints(Config.fromfile(osp.join(REPO, config)))
+        assert paths == [expected], (config, paths)
+        with pytest.raises(FileNotFoundError) as err:
+            check_reference_files(paths)
+        assert expected in str(err.value) and all(w in str(err.value) for w in words)
 
 
 def test_model_init_names_the_missing_file(tmp_path, monkeypatch):

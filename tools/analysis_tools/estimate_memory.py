@@ -64,18 +64,12 @@ def estimate(path: str) -> dict:
     import copy
 
     import torch
-    from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
     from mmseg.registry import MODELS
 
-    from gpu_check import _seg_batch, offline, synthetic_batch
+    from gpu_check import _seg_batch, load_offline, synthetic_batch
     from mmfss.testing import MetaHostReads
-    cfg = Config.fromfile(path)
-    offline(cfg)
-    loader = cfg.train_dataloader
-    dataset = loader.dataset.get('episodic', loader.dataset)
-    batch, shot = loader.batch_size, dataset.get('shot', 1)
-    size = tuple(cfg.model.data_preprocessor.get('size') or (96, 96))
+    cfg, batch, shot, size = load_offline(path)
     torch.manual_seed(0)
     model = revert_sync_batchnorm(MODELS.build(copy.deepcopy(cfg.model)))
     model.to('meta').train()
