@@ -117,13 +117,22 @@ def estimate(path: str) -> dict:
 
 def main() -> int:
     args = parse_args()
+    sys.path.insert(0, REPO)
+    from mmfss.utils.tool_checks import run_tool
+    return run_tool(lambda: estimate_all(args))
+
+
+def estimate_all(args) -> int:
     import torch
     from mmengine.registry import init_default_scope
 
     import mmfss  # noqa: F401
     from gpu_check import PAPER_CONFIGS
     init_default_scope('mmseg')
+    from mmfss.utils import check_config_file
     configs = args.configs or [osp.join(REPO, 'configs', c) for c in PAPER_CONFIGS]
+    for path in configs:
+        check_config_file(path)
     lines = ['| config | batch x shot | crop | parameters GiB | grads + optimizer GiB | '
              'saved activations GiB | total GiB (fp32, per GPU) |',
              '| --- | ---: | --- | ---: | ---: | ---: | ---: |']
