@@ -83,3 +83,25 @@ def test_prior_follows_its_definition_for_the_backbone(backbone):
             last = model.run_backbone_stage(previous, -1)
         expected = prior_mask(query[-1], last.view(2, 2, *last.shape[1:]), masks)
     torch.testing.assert_close(feats.priors['prior'], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('backbone', MATRIX_BACKBONES)
+def test_off_the_cpu_and_under_bf16(backbone):
+    """Each backbone's training step (with the prior's stage and the probed channels) on the
+    meta device, and under bf16 autocast with finite loss."""
+    from mmengine.optim import OptimWrapper
+
+    from mmfss.testing import MetaHostReads
+    torch.manual_seed(0)
+    model = MODELS.build(matrix_config('cmnet', backbone).model)
+    model.init_weights()
+    data = _batch(b=2, k=1, h=96, w=96, ori=(96, 96))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        log_vars = model.train_step(
+            copy.deepcopy(data), OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01)))
+    assert torch.isfinite(log_vars['loss'])
+    model.to('meta')
+    with MetaHostReads() as reads:
+        log_vars = model.train_step(
+            data, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01)))
+    assert log_vars['loss'].device.type == 'meta' and not reads.reads
