@@ -22,6 +22,12 @@ ambiguous mask (a label map with several object values) is an error that names i
 the object with ``--mask-value V`` (or ``R,G,B``) or ``--mask-threshold T``. The reading
 of each support is printed. Bad input prints one ``error:`` line and exits with status 2
 (``MMFSS_TRACEBACK=1`` shows the traceback instead).
+
+A query or support file that cannot be read (damaged, truncated, not an image, larger than
+``--max-pixels``, checked on its header before decoding) is named in one ``skipped:`` line
+and the others are segmented and written; a summary follows and the exit status is 1.
+``--stop-on-error`` stops at the first such file instead (exit status 2, nothing written
+for the queries after it).
 """
 import argparse
 import os
@@ -60,7 +66,15 @@ def parse_args(argv=None):
     parser.add_argument('--fg-threshold', type=float, metavar='P',
                         help="foreground probability of --background-rule threshold "
                         "(default: the config's test_cfg.fg_threshold)")
+    parser.add_argument('--max-pixels', type=float, default=100, metavar='MP',
+                        help='largest image or mask accepted, in megapixels, read from the '
+                        'file header before decoding (default 100)')
+    parser.add_argument('--stop-on-error', action='store_true',
+                        help='stop at the first file that cannot be read (default: name it, '
+                        'go on with the others, exit status 1)')
     args = parser.parse_args(argv)
+    if not args.max_pixels > 0:
+        parser.error(f'--max-pixels must be > 0, got {args.max_pixels}')
     if bool(args.support) == bool(args.support_dir):
         parser.error('give the supports with --support IMAGE MASK (repeatable) or '
                      '--support-dir DIR, not both and not neither')
@@ -145,24 +159,42 @@ def run(args):
     mask_value = None if args.mask_value is None else parse_mask_value(args.mask_value)
     supports, class_name = collect_supports(args)
     queries = collect_queries(args.query)
+    skip = not args.stop_on_error
     inferencer = FewShotInferencer(args.config, args.checkpoint, device=args.device,
                                    background_rule=args.background_rule,
-                                   fg_threshold=args.fg_threshold)
+                                   fg_threshold=args.fg_threshold,
+                                   max_pixels=int(args.max_pixels * 1e6))
     support_set = inferencer.encode_supports(supports, class_name, mask_value=mask_value,
-                                             mask_threshold=args.mask_threshold)
+                                             mask_threshold=args.mask_threshold,
+                                             skip_unreadable=skip)
+    for message in support_set.skipped:
+        print(f'skipped: {message}', file=sys.stderr)
     for reading in (r for group in support_set.readings for r in group):
         print(f'{reading.source}: {reading.rule} ({reading.coverage:.1%} object)')
     result = inferencer(queries, support_set, batch_size=args.batch_size,
-                        out_dir=args.out_dir, panels=args.panels)
+                        out_dir=args.out_dir, panels=args.panels, skip_unreadable=skip)
+    for _, message in result['failed']:
+        print(f'skipped: {message}', file=sys.stderr)
     names = [n or 'foreground' for n in result['class_names']]
-    shares = [np.mean([float((m == way).mean()) for m in result['masks']])
-              for way in range(1, len(names) + 1)]
-    print(f'{len(queries)} queries, {support_set.encoding.shot} shot(s) of '
+    shares = [np.mean([float((m == way).mean()) for m in result['masks']]) if result['masks']
+              else 0.0 for way in range(1, len(names) + 1)]
+    print(f'{len(result["masks"])} queries, {support_set.encoding.shot} shot(s) of '
           f'{len(names)} class(es); mean area: '
           + ', '.join(f'{n} {s:.1%}' for n, s in zip(names, shares)))
-    print(f'predictions in {osp.join(args.out_dir, "pred")}, overlays in '
-          f'{osp.join(args.out_dir, "vis")}')
-    return 0
+    if result['masks']:
+        print(f'predictions in {osp.join(args.out_dir, "pred")}, overlays in '
+              f'{osp.join(args.out_dir, "vis")}')
+    failed = [osp.basename(str(q)) for q, _ in result['failed']]
+    problems = []
+    if failed:
+        problems.append(f'{len(failed)} of {len(queries)} queries could not be read: '
+                        + ', '.join(failed))
+    if support_set.skipped:
+        problems.append(f'{len(support_set.skipped)} support(s) could not be read and were '
+                        'left out')
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 1 if problems else 0
 
 
 def main(argv=None):

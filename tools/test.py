@@ -11,7 +11,7 @@ import os.path as osp
 import sys
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='MMFSS test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -54,7 +54,7 @@ def parse_args():
         "tab-separated) before testing; a dataset's episodes_file=FILE evaluates exactly "
         'those')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.show_interval < 1:
         parser.error(f'--show-interval must be >= 1, got {args.show_interval}')
     if 'LOCAL_RANK' not in os.environ:
@@ -140,8 +140,8 @@ def evaluate_seeds(runner, cfg, seeds: list) -> dict:
     return summary
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     from mmfss.utils.tool_checks import run_tool
     return run_tool(lambda: test(args))
 
@@ -149,10 +149,13 @@ def main():
 def test(args):
     from mmengine.dist import is_main_process
     from mmengine.logging import print_log
+    from mmengine.model import is_model_wrapper
     from mmengine.runner import Runner
 
     import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
     from mmfss.datasets.protocols import write_episodes_file
+    from mmfss.utils.checkpoint import check_checkpoint_fits
+    from mmfss.utils.known_warnings import filter_known_warnings
     from mmfss.utils import (ToolInputError, check_checkpoint_file, check_dataset_paths,
                              load_tool_config, setup_cpu_dist, teardown_dist, trust_checkpoint)
     if args.seeds < 1 and args.seeds != -1:
@@ -182,6 +185,11 @@ def test(args):
 
     setup_cpu_dist(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    filter_known_warnings(runner.logger)  # the runner's own logger
+    # mmengine loads load_from with strict=False: a checkpoint of another model would be
+    # tested with random weights; every key and shape is checked first
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    check_checkpoint_fits(model, args.checkpoint, args.config)
     dataset = runner.test_dataloader.dataset
     if args.dump_episodes:
         if getattr(dataset, 'episodes', None) is None:

@@ -65,6 +65,7 @@ def train(args):
                              check_reference_files, effective_batch_message,
                              load_tool_config, pretrained_checkpoints, setup_cpu_dist,
                              teardown_dist, trust_checkpoint)
+    from mmfss.utils.known_warnings import filter_known_warnings
     cfg = load_tool_config(args.config, args.cfg_options, args.data_root)
     cfg.launcher = args.launcher
 
@@ -106,6 +107,7 @@ def train(args):
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    filter_known_warnings(runner.logger)  # the runner's own logger
     message = effective_batch_message(args.config, runner.world_size, cfg)
     if message:
         print_log(message, logger='current', level=logging.WARNING)

@@ -14,11 +14,13 @@ from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample
 from rich.progress import track
 
+from mmfss.datasets.image_reader import DEFAULT_MAX_PIXELS, UnreadableImageError, read_image
 from mmfss.datasets.mask_reader import MaskReading, MaskValue, read_mask
 from mmfss.datasets.transforms.formatting import image_to_tensor
 from mmfss.models.utils import SupportEncoding
 from mmfss.models.utils.way_fusion import BACKGROUND_RULES
 from mmfss.utils import check_checkpoint_file, check_device, save_png, trust_checkpoint
+from mmfss.utils.checkpoint import check_state_dict_fits
 from mmfss.visualization import episode_panel, overlay_mask, way_palette
 
 __all__ = ['FewShotInferencer', 'SupportSet', 'list_images', 'MASK_SUFFIX']
@@ -60,6 +62,8 @@ class SupportSet:
         masks (list[list[np.ndarray]]): Their binary masks (1 foreground).
         readings (list[list[MaskReading]]): How each support mask was read (file, rule,
             object share); empty for a set built by hand.
+        skipped (list[str]): Supports left out because a file could not be read (with
+            ``skip_unreadable=True``), each as one message naming the file.
     """
 
     encoding: SupportEncoding
@@ -67,6 +71,7 @@ class SupportSet:
     images: List[List[np.ndarray]]
     masks: List[List[np.ndarray]]
     readings: List[List[MaskReading]] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
 
     @property
     def ways(self) -> int:
@@ -89,7 +94,9 @@ class FewShotInferencer(BaseInferencer):
     support image once, each query once.
 
     Images are file paths or ``np.ndarray`` [H, W, 3] uint8 in BGR order (as ``mmcv.imread``
-    returns them, mmseg's convention). Masks are paths or arrays, read by
+    returns them, mmseg's convention). Files are read by
+    :func:`~mmfss.datasets.image_reader.read_image`: the header is checked against
+    ``max_pixels`` before any decoding, a truncated file is refused naming it. Masks are paths or arrays, read by
     :func:`~mmfss.datasets.mask_reader.read_mask` (0/255, 0/1, VOC style with a 255 border,
     alpha channels, colour masks, JPEGs, 1- and 16-bit PNGs; ``mask_value`` /
     ``mask_threshold`` choose the reading of ambiguous masks). Each mask must have its
@@ -113,6 +120,9 @@ class FewShotInferencer(BaseInferencer):
             None keeps the config's ``test_cfg.background_rule``.
         fg_threshold (float, optional): Foreground probability threshold of
             ``background_rule='threshold'``; None keeps the config's.
+        max_pixels (int, optional): Largest image or mask file accepted (width x height,
+            read from the header before decoding). Defaults to 100 megapixels; None: no
+            limit.
 
     Raises:
         FileNotFoundError: the config or checkpoint file does not exist.
@@ -129,8 +139,12 @@ class FewShotInferencer(BaseInferencer):
                  scope: str = 'mmseg',
                  show_progress: bool = True,
                  background_rule: Optional[str] = None,
-                 fg_threshold: Optional[float] = None) -> None:
+                 fg_threshold: Optional[float] = None,
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> None:
         init_default_scope(scope)
+        if max_pixels is not None and not (isinstance(max_pixels, int) and max_pixels > 0):
+            raise ValueError(f'max_pixels must be None or an int > 0, got {max_pixels!r}')
+        self.max_pixels = max_pixels
         if isinstance(model, (str, os.PathLike)):
             model = os.fspath(model)
             if not osp.isfile(model):
@@ -165,24 +179,8 @@ class FewShotInferencer(BaseInferencer):
         if checkpoint is None:
             super()._load_weights_to_model(model, checkpoint, cfg)  # warns: random weights
             return
-        if not isinstance(checkpoint, dict):
-            raise ValueError(f'checkpoint {self._weights_name} holds a '
-                             f'{type(checkpoint).__name__}, not a state dict')
-        state = checkpoint.get('state_dict', checkpoint)
-        state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
-        own = model.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-        if missing or unexpected or shapes:
-            def few(keys):
-                return ', '.join(keys[:5]) + (f' ... ({len(keys)} in all)' if len(keys) > 5 else '')
-            problems = [f'{name}: {few(keys)}' for name, keys in (
-                ('missing', missing), ('unexpected', unexpected),
-                ('different shape', shapes)) if keys]
-            raise ValueError(f'checkpoint {self._weights_name} does not fit the model of '
-                             f'{self._config_name} (was it trained with another config?); '
-                             + '; '.join(problems))
+        state = check_state_dict_fits(model, checkpoint, self._weights_name,
+                                      self._config_name)
         model.load_state_dict(state, strict=True)
         meta = checkpoint.get('meta', {})
         if 'dataset_meta' in meta:
@@ -226,41 +224,41 @@ class FewShotInferencer(BaseInferencer):
         return None  # panels and overlays are drawn by mmfss.visualization
 
     # ------------------------------------------------------------------ loading
-    @staticmethod
-    def _load_image(image: ImageType, what: str) -> Tuple[np.ndarray, Optional[str]]:
+    def _load_image(self, image: ImageType, what: str) -> Tuple[np.ndarray, Optional[str]]:
         if isinstance(image, np.ndarray):
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f'{what}: an image array must be [H, W, 3] uint8 (BGR), got '
                                  f'{image.dtype} {image.shape}')
             return image, None
         path = os.fspath(image)
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{what}: image {path} does not exist')
-        try:
-            img = mmcv.imread(path, channel_order='bgr')
-        except Exception as err:  # mmcv/cv2 raise various types for undecodable files
-            raise ValueError(f'{what}: {path} cannot be read as an image ({err})') from err
-        if img is None:
-            raise ValueError(f'{what}: {path} cannot be read as an image')
-        return img, path
+        return read_image(path, self.max_pixels, what=f'{what}: image'), path
 
-    @staticmethod
-    def _load_mask(mask: ImageType, what: str, mask_value: MaskValue = None,
+    def _load_mask(self, mask: ImageType, what: str, mask_value: MaskValue = None,
                    mask_threshold: Optional[float] = None) -> MaskReading:
         """The [H, W] uint8 mask (1 object, 0 background, 255 ignore) and how it was read."""
         if not isinstance(mask, np.ndarray) and not osp.isfile(os.fspath(mask)):
             raise FileNotFoundError(f'{what}: mask {os.fspath(mask)} does not exist')
-        return read_mask(mask, mask_value=mask_value, threshold=mask_threshold, what=what)
+        return read_mask(mask, mask_value=mask_value, threshold=mask_threshold, what=what,
+                         max_pixels=self.max_pixels)
 
     def _support_tensors(self, pairs: Sequence[PairType], way: int,
-                         mask_value: MaskValue = None, mask_threshold: Optional[float] = None):
+                         mask_value: MaskValue = None, mask_threshold: Optional[float] = None,
+                         skipped: Optional[List[str]] = None):
+        """Load the supports of one way; with a ``skipped`` list, a support whose file
+        cannot be read is named there and left out instead of raising."""
         images, masks, rgb, binary, readings = [], [], [], [], []
         for i, pair in enumerate(pairs):
             what = f'support {i + 1} of way {way}'
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError(f'{what}: expected an (image, mask) pair, got {pair!r}')
-            img, path = self._load_image(pair[0], what)
-            reading = self._load_mask(pair[1], what, mask_value, mask_threshold)
+            try:
+                img, path = self._load_image(pair[0], what)
+                reading = self._load_mask(pair[1], what, mask_value, mask_threshold)
+            except (FileNotFoundError, UnreadableImageError) as err:
+                if skipped is None:
+                    raise
+                skipped.append(str(err))
+                continue
             mask, mask_name = reading.mask, reading.source
             img_name = path or 'the image array'
             if mask.shape != img.shape[:2]:
@@ -284,7 +282,8 @@ class FewShotInferencer(BaseInferencer):
     @torch.no_grad()
     def encode_supports(self, supports: Union[Sequence[PairType], Dict[str, Sequence[PairType]]],
                         class_name: Optional[str] = None, mask_value: MaskValue = None,
-                        mask_threshold: Optional[float] = None) -> SupportSet:
+                        mask_threshold: Optional[float] = None,
+                        skip_unreadable: bool = False) -> SupportSet:
         """Load, check and encode the supports of a task once.
 
         Args:
@@ -294,6 +293,10 @@ class FewShotInferencer(BaseInferencer):
             mask_value (int | tuple, optional): The object's value (or colour) in every
                 mask; see :func:`~mmfss.datasets.mask_reader.read_mask`.
             mask_threshold (float, optional): Grey levels ``>=`` it are the object.
+            skip_unreadable (bool): Leave out a support whose image or mask file cannot be
+                read (missing, damaged, over ``max_pixels``) and name it in
+                ``SupportSet.skipped``, instead of raising. A class left with no support is
+                still an error naming it; ambiguous or empty masks are errors either way.
 
         Returns:
             SupportSet: pass it as ``supports`` to :meth:`__call__` for any number of calls.
@@ -308,14 +311,29 @@ class FewShotInferencer(BaseInferencer):
         if not groups or any(not g for g in groups):
             raise ValueError('every class needs at least one (image, mask) support pair')
         shots = {len(g) for g in groups}
-        if len(shots) != 1:
+        if len(shots) != 1 and not skip_unreadable:  # else: checked on what could be read
             raise ValueError('every class needs the same number of supports, got '
                              + ', '.join(f'{n}: {len(g)}' for n, g in zip(names, groups)))
         if self.needs_class_names and any(not n for n in names):
             raise ValueError(f'{self._config_name} uses text priors (CLIPPriorNeck): give the '
                              'class name (class_name=..., or --class-name)')
-        loaded = [self._support_tensors(g, way, mask_value, mask_threshold)
+        skipped: Optional[List[str]] = [] if skip_unreadable else None
+        loaded = [self._support_tensors(g, way, mask_value, mask_threshold, skipped)
                   for way, g in enumerate(groups, 1)]
+        if skipped:
+            empty = [n or f'way {w}' for w, (n, group) in enumerate(zip(names, loaded), 1)
+                     if not group[0]]
+            if empty:
+                raise ValueError(f'class {", ".join(map(str, empty))} has no readable support '
+                                 f'left ({len(skipped)} skipped: {"; ".join(skipped)})')
+        counts = [len(group[0]) for group in loaded]
+        if skip_unreadable:
+            if len(set(counts)) > 1:
+                raise ValueError('after leaving out the unreadable supports the classes have '
+                                 'different numbers of supports (' + ', '.join(
+                                     f'{n}: {c}' for n, c in zip(names, counts)) +
+                                 f'; skipped: {"; ".join(skipped or []) or "none"})')
+            shots = {counts[0]}
         flat_imgs = [i for imgs, *_ in loaded for i in imgs]
         flat_masks = [m for _, masks, *_ in loaded for m in masks]
         pre = self.model.data_preprocessor
@@ -331,7 +349,7 @@ class FewShotInferencer(BaseInferencer):
         return SupportSet(encoding=encoding, class_names=names,
                           images=[group[2] for group in loaded],
                           masks=[group[3] for group in loaded],
-                          readings=[group[4] for group in loaded])
+                          readings=[group[4] for group in loaded], skipped=skipped or [])
 
     # ------------------------------------------------------------------ queries
     def _query_list(self, queries) -> List[ImageType]:
@@ -355,10 +373,20 @@ class FewShotInferencer(BaseInferencer):
             names = [f'{i:05d}_{n}' for i, n in enumerate(names)]
         return names
 
-    def _query_batch(self, items: List[Tuple[ImageType, str]]):
-        tensors, samples, originals = [], [], []
+    def _query_batch(self, items: List[Tuple[ImageType, str]],
+                     failed: Optional[List[Tuple[ImageType, str]]] = None):
+        """Load a batch of queries; with a ``failed`` list, an unreadable query is noted
+        there and left out (the loaded items are returned last)."""
+        tensors, samples, originals, loaded = [], [], [], []
         for query, name in items:
-            img, path = self._load_image(query, f'query {name}')
+            try:
+                img, path = self._load_image(query, f'query {name}')
+            except (FileNotFoundError, UnreadableImageError) as err:
+                if failed is None:
+                    raise
+                failed.append((query, str(err)))
+                continue
+            loaded.append((query, name))
             results = self.query_pipeline(dict(img=img, img_path=path, img_shape=img.shape[:2],
                                                ori_shape=img.shape[:2], **self._protocol_keys))
             tensors.append(image_to_tensor(results['img']))
@@ -370,7 +398,7 @@ class FewShotInferencer(BaseInferencer):
             sample.set_metainfo(meta)
             samples.append(sample)
             originals.append(img)
-        return tensors, samples, originals
+        return tensors, samples, originals, loaded
 
     @torch.no_grad()
     def __call__(self,
@@ -383,7 +411,8 @@ class FewShotInferencer(BaseInferencer):
                  panels: bool = False,
                  opacity: float = 0.5,
                  mask_value: MaskValue = None,
-                 mask_threshold: Optional[float] = None) -> dict:
+                 mask_threshold: Optional[float] = None,
+                 skip_unreadable: bool = False) -> dict:
         """Segment the support class(es) in every query.
 
         Args:
@@ -401,34 +430,47 @@ class FewShotInferencer(BaseInferencer):
             opacity (float): Opacity of the overlay colours.
             mask_value, mask_threshold: Reading of the support masks (see
                 :meth:`encode_supports`); unused with a :class:`SupportSet`.
+            skip_unreadable (bool): A query file that cannot be read (missing, damaged,
+                over ``max_pixels``) is named in ``failed`` and the others are segmented
+                (and written), instead of raising at the first. Supports are read with the
+                same option (see :meth:`encode_supports`).
 
         Returns:
-            dict: ``names`` (output name of each query), ``masks`` (list of [H, W] uint8
-            label maps at each query's size: 0 background, n the n-th class),
-            ``class_names`` (the classes of labels 1..N) and, with ``return_probs``,
-            ``probs`` (list of [N, H, W] float32 foreground probabilities).
+            dict: ``names`` (output name of each segmented query), ``masks`` (list of
+            [H, W] uint8 label maps at each query's size: 0 background, n the n-th class),
+            ``class_names`` (the classes of labels 1..N), ``failed`` (``(query, message)``
+            of each query that could not be read; empty unless ``skip_unreadable``) and,
+            with ``return_probs``, ``probs`` (list of [N, H, W] float32 foreground
+            probabilities).
         """
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f'batch_size must be an int >= 1, got {batch_size!r}')
         support_set = (supports if isinstance(supports, SupportSet) else
-                       self.encode_supports(supports, class_name, mask_value, mask_threshold))
+                       self.encode_supports(supports, class_name, mask_value, mask_threshold,
+                                            skip_unreadable))
         queries = self._query_list(queries)
         names = self._names(queries)
         batches = [list(zip(queries, names))[i:i + batch_size]
                    for i in range(0, len(queries), batch_size)]
-        masks, probs = [], []
+        masks, probs, done = [], [], []
+        failed: List[Tuple[ImageType, str]] = []
         for batch in (track(batches, description='Inference') if self.show_progress and
                       len(batches) > 1 else batches):
-            tensors, samples, originals = self._query_batch(batch)
+            tensors, samples, originals, batch = self._query_batch(
+                batch, failed if skip_unreadable else None)
+            if not batch:
+                continue
             outputs = self.forward(tensors, samples, support_set)
             labels, fg = self.postprocess(outputs, support_set, return_probs)
             masks.extend(labels)
             probs.extend(fg)
+            done.extend(name for _, name in batch)
             if out_dir:
                 self.visualize([mmcv.bgr2rgb(o) for o in originals], labels,
                                [name for _, name in batch], support_set, out_dir, panels,
                                opacity)
-        result = dict(names=names, masks=masks, class_names=list(support_set.class_names))
+        result = dict(names=done, masks=masks, class_names=list(support_set.class_names),
+                      failed=failed)
         if return_probs:
             result['probs'] = probs
         return result

@@ -1,14 +1,21 @@
+import logging
 import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from .label_stats import default_cache_dir, read_label_map, scan_label_stats
 from .protocols import PROTOCOLS, get_protocol, pfenet_episodes, read_episodes_file
 
-__all__ = ['BaseEpisodicDataset', 'parse_pair_list']
+__all__ = ['BaseEpisodicDataset', 'UnreadableEpisodeError', 'parse_pair_list']
+
+
+class UnreadableEpisodeError(ValueError):
+    """A file of an episode cannot be read; the message names the dataset, the episode
+    (index, class) and the file."""
 
 # (query name, support names, class id); N-way: (query, W*K supports way by way, W ids)
 Episode = Tuple[str, List[str], Union[int, Tuple[int, ...]]]
@@ -147,6 +154,17 @@ class BaseEpisodicDataset(BaseDataset):
         ignore_index (int): Label value ignored everywhere.
         stats_cache_dir (str, optional): Root of the cache of per-image class counts;
             defaults to ``$MMFSS_CACHE_DIR`` or ``~/.cache/mmfss``; ``''`` disables it.
+        unreadable (str): What an image or label that cannot be read does. ``'error'``
+            (default): building the dataset stops at a missing file or unreadable header
+            or label, and an image that fails while an episode is loaded stops the run with
+            :class:`UnreadableEpisodeError` naming the dataset, the episode (index, class),
+            the role (query, support i) and the file. ``'skip'``: such files are left out
+            of every pool when the dataset is built (evaluation splits decode every image
+            then, so damaged files are found before any episode is drawn; the number of
+            episodes scored is unchanged), each named in the log and counted in
+            ``metainfo['skipped_files']``, which the metric reports in the test summary;
+            in training an episode whose image fails later is drawn again (mmengine's
+            refetch) and counted in the log. Never a silent substitute.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset` (``data_root``,
             ``ann_file``, ``pipeline``, ``metainfo``, ...).
     """
@@ -182,7 +200,13 @@ class BaseEpisodicDataset(BaseDataset):
                  test_size: Optional[int] = None,
                  episodes_file: Optional[str] = None,
                  episode_workers: Union[int, str] = 'default',
+                 unreadable: str = 'error',
                  **kwargs) -> None:
+        if unreadable not in ('error', 'skip'):
+            raise ValueError(f"unreadable must be 'error' or 'skip', got {unreadable!r}")
+        self.unreadable = unreadable
+        self.skipped_files: List[str] = []
+        self.skipped_episodes = 0
         if split not in self.splits:
             raise ValueError(f'split must be one of {self.splits}, got {split!r}')
         if not (isinstance(fold, int) and 0 <= fold < self.num_folds):
@@ -326,7 +350,10 @@ class BaseEpisodicDataset(BaseDataset):
         """
         key = self.stats_key()
         try:
-            return scan_label_stats(data_list, self.count_classes, key, self.stats_cache_dir)
+            return scan_label_stats(data_list, self.count_classes, key, self.stats_cache_dir,
+                                    skip_unreadable=self.unreadable == 'skip',
+                                    decode_images=(self.unreadable == 'skip'
+                                                   and self.split != 'train'))
         except (OSError, ValueError) as err:
             where = f' (listed in {self.ann_file})' if self.ann_file else ''
             raise type(err)(f'{type(self).__name__}: {err}{where}') from err
@@ -344,6 +371,9 @@ class BaseEpisodicDataset(BaseDataset):
                 raise ValueError(f'sample {info["name"]} is listed twice in {self.ann_file}')
             self._name_to_index[info['name']] = idx
         stats = self.label_stats(self.data_list)
+        if any(isinstance(s, str) for s in stats):
+            self._drop_unreadable(stats)
+            stats = [s for s in stats if not isinstance(s, str)]
         novel = set(self.novel_classes)
         eval_classes = set(self.eval_classes)
         pools: Dict[int, List[str]] = {c: [] for c in sorted(eval_classes)}
@@ -391,6 +421,57 @@ class BaseEpisodicDataset(BaseDataset):
             self.episodes = self.hsnet_episodes()
         else:
             self.episodes = self._fixed_episodes()
+
+    def _drop_unreadable(self, stats: list) -> None:
+        """``unreadable='skip'``: leave out the samples whose files cannot be read, each
+        named in the log, all counted in ``metainfo['skipped_files']``."""
+        keep = [info for info, s in zip(self.data_list, stats) if not isinstance(s, str)]
+        self.skipped_files = [s for s in stats if isinstance(s, str)]
+        for reason in self.skipped_files:
+            print_log(f'{type(self).__name__} ({self.split}, fold {self.fold}): skipped, '
+                      f'cannot be read: {reason}', logger='current', level=logging.WARNING)
+        print_log(f'{type(self).__name__} ({self.split}, fold {self.fold}): '
+                  f'{len(self.skipped_files)} of {len(self.data_list)} samples left out '
+                  "(unreadable='skip')", logger='current', level=logging.WARNING)
+        self.data_list = keep
+        self._name_to_index = {info['name']: i for i, info in enumerate(keep)}
+        self._metainfo['skipped_files'] = list(self.skipped_files)
+
+    def prepare_data(self, idx: int):
+        """The episode ``idx`` through the pipeline; a file that fails to load is named
+        with the episode (see ``unreadable``)."""
+        data_info = self.get_data_info(idx)
+        try:
+            return self.pipeline(data_info)
+        except Exception as err:  # noqa: BLE001  find out whether a file is to blame
+            message = self._unreadable_file(idx, data_info)
+            if message is None:
+                raise
+            if self.unreadable == 'skip' and not self.test_mode:
+                self.skipped_episodes += 1
+                print_log(f'{message}: episode drawn again (unreadable=\'skip\'; '
+                          f'{self.skipped_episodes} so far)', logger='current',
+                          level=logging.WARNING)
+                return None  # mmengine's BaseDataset draws another training episode
+            raise UnreadableEpisodeError(message) from err
+
+    def _unreadable_file(self, idx: int, data_info: dict) -> Optional[str]:
+        """The message naming the episode and its first unreadable file, or None."""
+        from .image_reader import probe_image
+        if 'query' not in data_info:
+            return None
+        images = [('query', data_info['query'])] + [
+            (f'support {i + 1}', s) for i, s in enumerate(data_info.get('supports', []))]
+        for role, info in images:
+            for key in ('img_path', 'seg_map_path'):
+                path = info.get(key)
+                reason = probe_image(path) if path else None
+                if reason is not None:
+                    cls = data_info.get('class_ids') or data_info.get('class_id')
+                    name = data_info.get('class_names') or data_info.get('class_name')
+                    return (f'{type(self).__name__} ({self.split}, fold {self.fold}) episode '
+                            f'{idx} (class {cls} {name}): {role} {key} {reason}')
+        return None
 
     def _pfenet_episodes(self, stats: List[Dict[int, int]]) -> List[Episode]:
         """PFENet's queries and list-order pools from the counts, then its sampler."""

@@ -3,7 +3,7 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import mmengine
 import numpy as np
@@ -16,6 +16,7 @@ __all__ = [
 ]
 
 ClassCounts = Dict[int, int]
+UNREADABLE = '__unreadable__'  # cache entry of a sample skipped as unreadable
 
 
 def default_cache_dir() -> str:
@@ -80,7 +81,9 @@ def _fingerprint(data_list: Sequence[dict], key: str) -> str:
 def scan_label_stats(data_list: Sequence[dict],
                      count_fn: Callable[[dict], ClassCounts],
                      key: str,
-                     cache_dir: Optional[str] = None) -> List[ClassCounts]:
+                     cache_dir: Optional[str] = None,
+                     skip_unreadable: bool = False,
+                     decode_images: bool = False) -> List[Union[ClassCounts, str]]:
     """Check every image and label of a dataset and count the pixels of each class.
 
     Every image must exist with a readable header and every label map must be readable and
@@ -95,27 +98,46 @@ def scan_label_stats(data_list: Sequence[dict],
             returns ``{class id: pixel count}`` of the classes it holds.
         key (str): Identifies everything ``count_fn`` depends on besides the files.
         cache_dir (str, optional): Cache root; None disables the cache.
+        skip_unreadable (bool): A sample whose image or label cannot be read gets the
+            message naming the file (a ``str``) in place of its counts, instead of raising.
+        decode_images (bool): Decode every image (:func:`~mmfss.datasets.image_reader.
+            probe_image`), not only its header: finds truncated and damaged files.
 
     Returns:
-        list[dict[int, int]]: The counts of each sample, in ``data_list`` order.
+        list[dict[int, int] | str]: The counts of each sample, in ``data_list`` order (or,
+        with ``skip_unreadable``, why the sample cannot be read).
     """
+    from .image_reader import UnreadableImageError, probe_image
     cache_path = None
+    if skip_unreadable or decode_images:
+        key = f'{key}|skip={skip_unreadable}|decode={decode_images}'
     if cache_dir is not None:
         cache_path = osp.join(cache_dir, 'label_stats', _fingerprint(data_list, key) + '.json')
         if osp.isfile(cache_path):
             with open(cache_path) as f:
                 cached = json.load(f)
-            return [{int(c): int(n) for c, n in counts.items()} for counts in cached]
-    stats = []
+            return [counts[UNREADABLE] if UNREADABLE in counts else
+                    {int(c): int(n) for c, n in counts.items()} for counts in cached]
+    stats: List[Union[ClassCounts, str]] = []
     progress = mmengine.ProgressBar(len(data_list)) if len(data_list) > 5000 else None
     for info in data_list:
-        check_image_file(info['img_path'])
-        if not osp.isfile(info['seg_map_path']):
-            raise FileNotFoundError(f'label map {info["seg_map_path"]} of sample '
-                                    f'{info["name"]} does not exist')
-        stats.append(count_fn(info))
+        try:
+            check_image_file(info['img_path'])
+            if decode_images:
+                reason = probe_image(info['img_path'])
+                if reason is not None:
+                    raise UnreadableImageError(reason)
+            if not osp.isfile(info['seg_map_path']):
+                raise FileNotFoundError(f'label map {info["seg_map_path"]} of sample '
+                                        f'{info["name"]} does not exist')
+            stats.append(count_fn(info))
+        except (OSError, ValueError) as err:
+            if not skip_unreadable:
+                raise
+            stats.append(str(err))
         if progress is not None:
             progress.update()
     if cache_path is not None:
-        dump_json([{str(c): n for c, n in s.items()} for s in stats], cache_path)
+        dump_json([{UNREADABLE: s} if isinstance(s, str) else {str(c): n for c, n in s.items()}
+                   for s in stats], cache_path)
     return stats

@@ -43,7 +43,10 @@ from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
+
+from .image_reader import (DEFAULT_MAX_PIXELS, UnreadableImageError, check_image_size,
+                           read_image_header)
 
 __all__ = ['MaskReading', 'MaskReadingWarning', 'read_mask', 'parse_mask_value',
            'VOC_BORDER_RGB']
@@ -100,12 +103,21 @@ def parse_mask_value(text: str) -> MaskValue:
     raise ValueError(f'--mask-value {text!r}: expected an integer V or R,G,B (0..255 each)')
 
 
-def _load(path: str) -> Tuple[np.ndarray, str, bool, str]:
-    """(values, kind, lossy, mode) of a mask file; kind: 'index', 'grey', 'colour'."""
+def _load(path: str, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS
+          ) -> Tuple[np.ndarray, str, bool, str]:
+    """(values, kind, lossy, mode) of a mask file; kind: 'index', 'grey', 'colour'.
+
+    The header is checked first (:mod:`~mmfss.datasets.image_reader`): an unreadable or
+    oversize file is refused before decoding. EXIF orientation is applied, as OpenCV applies
+    it to the images (a JPEG mask saved by a phone stays aligned with its photo).
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'mask {path} does not exist')
+    header = read_image_header(path, 'mask')
+    check_image_size(header, max_pixels, what='mask')
     try:
-        with Image.open(path) as img:
+        with Image.open(path) as raw:
+            img = ImageOps.exif_transpose(raw) if raw.getexif().get(0x0112, 1) != 1 else raw
             img.load()
             mode, fmt = img.mode, img.format
             lossy = fmt in LOSSY_FORMATS or (fmt == 'WEBP' and not img.info.get('lossless'))
@@ -119,8 +131,8 @@ def _load(path: str) -> Tuple[np.ndarray, str, bool, str]:
             if mode == 'F':
                 return np.asarray(img), 'grey', lossy, mode
             return np.asarray(img.convert('RGB')), 'colour', lossy, mode
-    except (OSError, ValueError, SyntaxError) as err:
-        raise ValueError(f'mask {path} cannot be read as an image ({err})') from err
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
+        raise UnreadableImageError(f'mask {path} cannot be read as an image ({err})') from None
 
 
 def _split_alpha(values: np.ndarray, kind: str, mode: str):
@@ -210,7 +222,8 @@ def read_mask(source: MaskSource,
               ignore_value: int = IGNORE,
               max_coverage: float = 0.9,
               what: Optional[str] = None,
-              allow_empty: bool = False) -> MaskReading:
+              allow_empty: bool = False,
+              max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> MaskReading:
     """Read a user's object mask with the rules of :mod:`mmfss.datasets.mask_reader`.
 
     Args:
@@ -224,12 +237,15 @@ def read_mask(source: MaskSource,
         what (str, optional): Prefix of the messages (e.g. ``'support 1 of way 1'``).
         allow_empty (bool): Return an empty mask instead of raising (datasets, where an
             image without its object is merely not eligible).
+        max_pixels (int, optional): Largest accepted mask file (width x height), checked
+            on its header before decoding; None: no limit.
 
     Returns:
         MaskReading: The [H, W] uint8 mask (1 object, 0 background, 255 ignore) and the rule.
 
     Raises:
         FileNotFoundError: the file does not exist.
+        UnreadableImageError: the file is no readable image or is over ``max_pixels``.
         ValueError: the file is no image, the mask is empty or ambiguous, or the arguments
             do not fit the mask; the message names the file.
     """
@@ -249,7 +265,7 @@ def read_mask(source: MaskSource,
                 threshold = 0.5
     else:
         path = os.fspath(source)
-        values, kind, lossy, mode = _load(path)
+        values, kind, lossy, mode = _load(path, max_pixels)
         name = f'mask {path}'
     name = f'{what}: {name}' if what else name
     pending = []

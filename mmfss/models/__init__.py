@@ -1,5 +1,6 @@
+from .backbones import VGG
 from .data_preprocessor import FewShotDataPreProcessor
-from .decode_heads import EnsembleFewShotHead, PPMFewShotHead
+from .decode_heads import EnsembleFewShotHead, FeatureEnrichmentHead, PPMFewShotHead
 from .losses import GraphContrastiveLoss, graph_contrastive_loss
 from .necks import (CLIPPriorNeck, LearnedPositionalEncoding, MessageFlowNeck,
                     MessagePassing, OTGraphNeck, PartialOTMatchingNeck, PriorMaskNeck,
@@ -8,7 +9,7 @@ from .segmentors import FewShotSegmentor
 from .utils import EpisodeFeatures, foreground_weights, masked_average_pooling
 
 __all__ = [
-    'FewShotDataPreProcessor', 'FewShotSegmentor', 'PriorMaskNeck', 'prior_mask',
+    'VGG', 'FeatureEnrichmentHead', 'FewShotDataPreProcessor', 'FewShotSegmentor', 'PriorMaskNeck', 'prior_mask',
     'MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding', 'PartialOTMatchingNeck',
     'cosine_cost', 'CLIPPriorNeck', 'OTGraphNeck', 'GraphContrastiveLoss',
     'graph_contrastive_loss', 'PPMFewShotHead', 'EnsembleFewShotHead', 'EpisodeFeatures',

@@ -29,7 +29,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
 __all__ = [
-    'trust_checkpoint', 'is_trusted_checkpoint', 'load_from_local', 'to_plain', 'from_plain'
+    'trust_checkpoint', 'is_trusted_checkpoint', 'load_from_local', 'to_plain', 'from_plain',
+    'check_state_dict_fits', 'check_checkpoint_fits'
 ]
 
 _TYPE_KEY = '__mmfss_type__'
@@ -87,6 +88,55 @@ def load_from_local(filename: str,
 
 
 CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+
+def check_state_dict_fits(model: torch.nn.Module, checkpoint: Any, name: str,
+                          config_name: str) -> dict:
+    """The model's state dict from ``checkpoint``, or ``ValueError`` naming what does not fit.
+
+    mmengine's runner loads ``load_from`` with ``strict=False``: a checkpoint of another
+    model would leave random weights and the run would report their numbers. The tools
+    check every key and shape first.
+
+    Args:
+        model (nn.Module): The built model.
+        checkpoint: The loaded checkpoint (``{'state_dict': ...}`` or a state dict;
+            DataParallel's ``module.`` prefix is removed).
+        name (str): The checkpoint file, for messages.
+        config_name (str): The config, for messages.
+
+    Returns:
+        dict: The state dict, ready for ``load_state_dict(strict=True)``.
+    """
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'checkpoint {name} holds a {type(checkpoint).__name__}, not a state '
+                         'dict')
+    state = checkpoint.get('state_dict', checkpoint)
+    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state)
+                    if getattr(own[k], 'shape', None) != getattr(state[k], 'shape', None))
+    if missing or unexpected or shapes:
+        def few(keys):
+            return ', '.join(keys[:5]) + (f' ... ({len(keys)} in all)' if len(keys) > 5 else '')
+        problems = [f'{what}: {few(keys)}' for what, keys in (
+            ('missing', missing), ('unexpected', unexpected),
+            ('different shape', shapes)) if keys]
+        raise ValueError(f'checkpoint {name} does not fit the model of {config_name} (was '
+                         'it trained with another config?); ' + '; '.join(problems))
+    return state
+
+
+def check_checkpoint_fits(model: torch.nn.Module, path: str, config_name: str) -> None:
+    """Load ``path`` on the CPU and :func:`check_state_dict_fits` it (tools/test.py)."""
+    try:
+        checkpoint = load_from_local(path, map_location='cpu')
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        raise ValueError(f'checkpoint {path} cannot be loaded ({str(err).splitlines()[0]}; '
+                         'a truncated download?)') from None
+    check_state_dict_fits(model, checkpoint, path, config_name)
 
 
 def to_plain(obj: Any) -> Any:

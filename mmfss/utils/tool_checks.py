@@ -55,6 +55,10 @@ def check_checkpoint_file(path: str, what: str = 'checkpoint') -> None:
         return
     with open(path, 'rb') as f:
         head = f.read(16)
+    if head[:4] == b'PK\x03\x04':
+        raise ToolInputError(f'{what} file {path} is not a PyTorch checkpoint: it starts as a '
+                             'zip archive but its end is missing (a truncated download or '
+                             'copy?)')
     if head[:1] != b'\x80':
         shown = head[:12]
         raise ToolInputError(f'{what} file {path} is not a PyTorch checkpoint (neither a zip '
@@ -171,8 +175,11 @@ def load_tool_config(path: str, cfg_options: Optional[List[str]] = None,
 def run_tool(main: Callable[[], Optional[int]]) -> int:
     """Run a tool's ``main``: bad input becomes ``error: <message>`` and exit status 2.
 
-    ``MMFSS_TRACEBACK=1`` in the environment re-raises instead (for debugging).
+    ``MMFSS_TRACEBACK=1`` in the environment re-raises instead (for debugging). The
+    warnings a user cannot act on are filtered first (:mod:`mmfss.utils.known_warnings`).
     """
+    from .known_warnings import filter_known_warnings
+    filter_known_warnings()
     try:
         return main() or 0
     except USER_ERRORS as err:

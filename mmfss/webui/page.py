@@ -152,8 +152,12 @@ def serve(config: str,
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
     gr = _import_gradio()
     from mmfss.apis import FewShotInferencer
+    from mmfss.datasets.image_reader import set_pil_pixel_limit
     inferencer = FewShotInferencer(config, checkpoint, device=device, show_progress=False)
     session = SegmentSession(inferencer, osp.join(folder, 'results'), max_queries=max_queries)
+    # Gradio decodes the image editors' uploads with PIL before a callback sees them: PIL
+    # refuses the oversize ones at Image.open, before decoding (the page's own limit)
+    set_pil_pixel_limit(session.max_pixels)
     callbacks = PageCallbacks(session, shapes5i_examples(osp.join(folder, 'examples')))
     page = build_page(callbacks, callbacks.describe(config, checkpoint))
     print(f'mmfss web page: uploads and results in {folder} (removed on exit)', flush=True)

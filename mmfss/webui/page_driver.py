@@ -50,10 +50,12 @@ def free_port() -> int:
 
 @contextmanager
 def served_page(config: str, checkpoint: str, port: Optional[int] = None,
-                timeout: float = 240, log_file: Optional[str] = None) -> Iterator[str]:
+                timeout: float = 240, log_file: Optional[str] = None,
+                extra_args: Sequence[str] = (), pids: Optional[list] = None) -> Iterator[str]:
     """Run ``tools/webui.py CONFIG CHECKPOINT`` on 127.0.0.1 and yield its address.
 
-    The server is stopped (SIGTERM, then SIGKILL) when the block ends.
+    The server is stopped (SIGTERM, then SIGKILL) when the block ends. ``extra_args`` go to
+    ``tools/webui.py``; a ``pids`` list receives the server's process id.
 
     Raises:
         RuntimeError: the server exited or printed no address within ``timeout`` seconds
@@ -64,8 +66,11 @@ def served_page(config: str, checkpoint: str, port: Optional[int] = None,
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', PYTHONUNBUFFERED='1')
     with open(log_file, 'w') as log:
         proc = subprocess.Popen([sys.executable, osp.join(REPO, 'tools', 'webui.py'), config,
-                                 checkpoint, '--host', '127.0.0.1', '--port', str(port)],
+                                 checkpoint, '--host', '127.0.0.1', '--port', str(port),
+                                 *extra_args],
                                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    if pids is not None:  # the server's process id, for callers that measure it
+        pids.append(proc.pid)
     url = f'http://127.0.0.1:{port}'
     try:
         deadline = time.time() + timeout

@@ -20,6 +20,8 @@ import cv2
 import mmcv
 import numpy as np
 
+from mmfss.datasets.image_reader import (ImageTooLargeError, UnreadableImageError,
+                                        check_image_size, read_image, read_image_header)
 from mmfss.datasets.mask_reader import MaskValue
 from mmfss.utils import save_png
 
@@ -153,18 +155,33 @@ class SegmentSession:
         return self.inferencer.needs_class_names
 
     # ------------------------------------------------------------------ checks
+    @property
+    def max_pixels(self) -> int:
+        """Largest image accepted (``max_side`` squared), checked on file headers."""
+        return self.max_side * self.max_side
+
+    def _check_file(self, path: str, what: str, decode: bool = False) -> Optional[np.ndarray]:
+        """Check an uploaded image file on its header (size limit, before decoding);
+        with ``decode``, return its BGR pixels."""
+        if not osp.isfile(path):
+            raise PageInputError(f'{what}: file {osp.basename(path)} was not received')
+        try:
+            if not decode:
+                check_image_size(read_image_header(path), self.max_pixels, self.max_side)
+                return None
+            return read_image(path, self.max_pixels, self.max_side)
+        except ImageTooLargeError as err:
+            raise PageInputError(f'{what}: ' + str(err).replace(
+                path, osp.basename(path)).split(' (max_pixels')[0]) from None
+        except UnreadableImageError:
+            raise PageInputError(f'{what}: {osp.basename(path)} is not an image (or is '
+                                 'damaged)') from None
+
     def _image(self, image, what: str) -> np.ndarray:
-        """The RGB array of a support or query image, checked."""
+        """The RGB array of a support image, checked (files: on their header, before
+        decoding)."""
         if isinstance(image, str):
-            if not osp.isfile(image):
-                raise PageInputError(f'{what}: file {osp.basename(image)} was not received')
-            try:
-                bgr = mmcv.imread(image, channel_order='bgr')
-            except Exception:  # undecodable files raise various types in cv2/mmcv
-                bgr = None
-            if bgr is None:
-                raise PageInputError(f'{what}: {osp.basename(image)} is not an image')
-            image = mmcv.bgr2rgb(bgr)
+            image = mmcv.bgr2rgb(self._check_file(image, what, decode=True))
         image = np.asarray(image)
         if image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=2)
@@ -293,8 +310,8 @@ class SegmentSession:
         if len(queries) > self.max_queries:
             raise PageInputError(f'{len(queries)} queries: at most {self.max_queries} per '
                                  'request')
-        for i, query in enumerate(queries, 1):
-            self._image(query, f'query {i} ({osp.basename(query)})')
+        for i, query in enumerate(queries, 1):  # headers only: the inferencer decodes them
+            self._check_file(query, f'query {i} ({osp.basename(query)})')
         model = self.inferencer.model
         if background_rule:
             model.background_rule = background_rule
@@ -307,11 +324,15 @@ class SegmentSession:
                                                           mask_threshold)
         folder = self._new_folder()
         start = time.perf_counter()
+        self.inferencer.max_pixels = self.max_pixels
         try:
             out = self.inferencer(list(queries), support_set, return_probs=True,
                                   out_dir=folder, panels=True, opacity=opacity)
         except (ValueError, FileNotFoundError) as err:
-            raise PageInputError(str(err)) from err
+            message = str(err)
+            for query in queries:  # the server's upload folders are noise
+                message = message.replace(query, osp.basename(query))
+            raise PageInputError(message) from err
         predict_s = time.perf_counter() - start
         result = self._result(out, support_set, folder, encode_s, predict_s, reused)
         result.readings = list(notes)

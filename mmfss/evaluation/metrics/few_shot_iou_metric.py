@@ -101,6 +101,10 @@ class FewShotIoUMetric(BaseMetric):
         unsampled_classes (str): ``'zero'`` (default) or ``'error'``, see above.
     """
 
+    # metric names stay unprefixed ('mIoU', as mmseg's IoUMetric reports them); an empty
+    # default says so to mmengine, which otherwise warns that no prefix is set
+    default_prefix: Optional[str] = ''
+
     def __init__(self, ignore_index: int = 255, output_dir: Optional[str] = None,
                  format_only: bool = False, collect_device: str = 'cpu',
                  prefix: Optional[str] = None, keep_results: bool = False,
@@ -198,6 +202,12 @@ class FewShotIoUMetric(BaseMetric):
             # a float: mmengine's json logger drops the numpy ints its history returns
             'episodes': float(areas[:, 5].sum()),
         }
+        skipped = (self.dataset_meta or {}).get('skipped_files') or []
+        if skipped:  # the dataset's unreadable='skip': said with the numbers, never silent
+            metrics['skipped_files'] = float(len(skipped))
+            print_log(f'{len(skipped)} unreadable file(s) were left out of the episode pools '
+                      "(dataset unreadable='skip'): " + '; '.join(skipped), logger,
+                      level=logging.WARNING)
         for c, (iou, _) in per_class.items():
             name = names[c] if names is not None and c < len(names) else str(c)
             metrics[f'IoU.{name}'] = float(np.round(iou * 100, 2))

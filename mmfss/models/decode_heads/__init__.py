@@ -1,7 +1,8 @@
 from .ensemble_few_shot_head import (EnsembleFewShotHead, gram_matrix, kshot_weights,
                                      scene_difference)
+from .feature_enrichment_head import FeatureEnrichmentHead
 from .ppm_few_shot_head import PPMFewShotHead
 
 __all__ = [
-    'PPMFewShotHead', 'EnsembleFewShotHead', 'gram_matrix', 'scene_difference', 'kshot_weights'
+    'PPMFewShotHead', 'EnsembleFewShotHead', 'FeatureEnrichmentHead', 'gram_matrix', 'scene_difference', 'kshot_weights'
 ]

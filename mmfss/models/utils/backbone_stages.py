@@ -15,6 +15,8 @@ module is the one place that knows how each backbone family lays them out:
   norm; the backbone itself continues from the tokens before that norm);
 * ``MixVisionTransformer`` (SegFormer's MiT): the next stage's overlapping patch
   embedding, blocks and norm (exactly the backbone's own continuation);
+* mmfss's ``VGG`` (PFENet's and BAM's split): the ``features`` modules between two
+  outputs (PFENet's ``layer4``: ``features[34:43]`` of VGG-16-BN);
 * a backbone of your own: give it a method ``run_stage(x, level)`` that maps (a function of)
   output ``level - 1`` to output ``level``, or register a function for its class with
   :func:`register_stage_runner`.
@@ -141,3 +143,9 @@ def level_channels(backbone: nn.Module, size: int = 64) -> List[int]:
             out = out[0]
         channels.append(int(out.shape[1]))
     return channels
+
+
+@register_stage_runner('VGG')
+def _vgg(backbone: nn.Module, x: Tensor, level: int) -> Tensor:
+    indices = list(_indices(backbone, level))
+    return backbone.run_stages(x, indices[0], indices[-1])

@@ -1,0 +1,3 @@
+from .vgg import VGG, VGG_ARCHS
+
+__all__ = ['VGG', 'VGG_ARCHS']
