@@ -105,3 +105,41 @@ def test_off_the_cpu_and_under_bf16(backbone):
         log_vars = model.train_step(
             data, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01)))
     assert log_vars['loss'].device.type == 'meta' and not reads.reads
+
+
+def _ensemble_over_pfenet(cfg):
+    """BAM's ensemble with PFENet's enrichment head as its meta learner."""
+    cfg.model.decode_head = ConfigDict(
+        type='EnsembleFewShotHead', meta_head=cfg.model.decode_head,
+        base_learner=dict(type='PSPHead', in_channels=64, in_index=3, channels=16,
+                          pool_scales=(1, 2, 3, 6), dropout_ratio=0.1, num_classes=16,
+                          align_corners=True,
+                          loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+        gram_index=1, align_corners=True,
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True))
+    return cfg
+
+
+# swap entries: heads, necks and backbones of different families combined by config alone
+SWAPS = {
+    "BAM's ensemble over PFENet's enrichment head": lambda: _ensemble_over_pfenet(
+        family_config('pfenet')),
+    "PFENet's enrichment head on MiT": lambda: matrix_config('pfenet', 'mit'),
+}
+
+
+@pytest.mark.parametrize('swap', list(SWAPS))
+def test_swap_entries_train_and_test_through_the_runner(swap, shapes_root, tmp_path):
+    cfg = short_run(SWAPS[swap](), shapes_root, str(tmp_path), iters=2, episodes=8,
+                    batch_size=2)
+    runner = Runner.from_cfg(cfg)
+    model = runner.model
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    data = model.data_preprocessor(_batch(b=2, k=1, h=96, w=96, ori=(96, 96)), True)
+    losses = model(**data, mode='loss')
+    assert 'decode.loss_aux' in losses  # PFENet's inner classifiers, wrapped or not
+    runner.train()
+    assert any(not torch.equal(p.detach(), before[n]) for n, p in model.named_parameters()
+               if n in before)
+    metrics = runner.test()
+    assert metrics['episodes'] == 8 and 0 <= metrics['mIoU'] <= 100

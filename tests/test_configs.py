@@ -315,6 +315,7 @@ FAMILIES = {
     'base learner (COCO-20i)': 'base_learner/pspnet_r50-d8_4xb4-20k_coco20i-base-fold0.py',
     'CMNet (FSS-1000)': 'cmnet/cmnet_r50-d8_1xb4-100e_fss1000-1shot.py',
     'DOTGraph (PASCAL-5i)': 'dotgraph/dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot.py',
+    'PFENet (COCO-20i, VGG-16)': 'pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold0-1shot.py',
     'own data (ADE20K through EpisodicSegDataset)':
     'own_data/fss-baseline_r50-d8_4xb4-20k_ade20k-fold0-1shot.py',
     'own data (class folders)': 'own_data/fss-baseline_r18-d8_1xb8-1k_class-folders-fold0-1shot.py',

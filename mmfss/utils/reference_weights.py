@@ -22,7 +22,8 @@ from typing import Dict, Iterable, List, Optional
 
 import torch
 
-__all__ = ['convert_pfenet_resnet', 'convert_bam_pspnet', 'convert_swin', 'convert_file',
+__all__ = ['convert_pfenet_resnet', 'convert_pfenet_vgg', 'convert_pfenet',
+           'convert_bam_pspnet', 'convert_swin', 'convert_file',
            'REFERENCE_FILES',
            'reference_file_help', 'check_reference_files', 'pretrained_checkpoints']
 
@@ -61,6 +62,79 @@ def convert_pfenet_resnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Ten
             out[key] = value
         elif head != 'fc':
             raise ValueError(f'unexpected key {key!r} for a PFENet ResNet')
+    return out
+
+
+def convert_pfenet_vgg(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """PFENet's and BAM's ImageNet VGG-16-BN (``initmodel/vgg16_bn.pth``, torchvision's
+    layout) -> the state dict of mmfss's ``VGG`` backbone (no ``backbone.`` prefix; the
+    ImageNet ``classifier`` is dropped).
+
+    Raises:
+        ValueError: a key is neither ``features.N.*`` nor ``classifier.*``.
+    """
+    out = {}
+    for key, value in _strip(state).items():
+        if re.match(r'features\.\d+\.', key):
+            out[key] = value
+        elif not key.startswith('classifier.'):
+            raise ValueError(f'unexpected key {key!r} for a VGG')
+    return out
+
+
+# PFENet's VGG-16-BN stages (model/PFENet.py get_vgg16_layer): layer_s holds
+# features[_VGG16_STAGES[s]:...]; layer_s.j is features.(start + j)
+_VGG16_STAGES = (0, 7, 14, 24, 34)
+# PFENet's FEM modules (nn.Sequential indices) -> FeatureEnrichmentHead's
+_PFENET_HEAD = (
+    (r'down_(query|supp)\.0\.', r'down_\1.0.conv.'),
+    (r'init_merge\.(\d+)\.0\.', r'init_merge.\1.conv.'),
+    (r'alpha_conv\.(\d+)\.0\.', r'alpha_conv.\1.conv.'),
+    (r'beta_conv\.(\d+)\.0\.', r'beta_conv.\1.0.conv.'),
+    (r'beta_conv\.(\d+)\.2\.', r'beta_conv.\1.1.conv.'),
+    (r'inner_cls\.(\d+)\.0\.', r'inner_cls.\1.0.conv.'),
+    (r'inner_cls\.(\d+)\.3\.', r'inner_cls.\1.2.'),
+    (r'res1\.0\.', r'res1.conv.'),
+    (r'res2\.0\.', r'res2.0.conv.'),
+    (r'res2\.2\.', r'res2.1.conv.'),
+    (r'cls\.0\.', r'cls.conv.'),
+    (r'cls\.3\.', r'conv_seg.'),
+)
+
+
+def convert_pfenet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """A trained PFENet (dvlab-research/PFENet: ``{'state_dict': ...}`` with DataParallel's
+    ``module.`` prefix; ResNet or VGG-16-BN) -> mmfss's ``FewShotSegmentor`` with
+    ``FeatureEnrichmentHead`` (``configs/pfenet``): ``backbone.*`` (``ResNetV1c`` stem +
+    layers, or ``VGG.features``) and ``decode_head.*``. Every key is mapped; the prior neck
+    has no weights.
+
+    Raises:
+        ValueError: a key is not one of PFENet's.
+    """
+    state = _strip(state)
+    vgg = 'layer1.0.weight' in state  # VGG: layer_s.j are plain features modules
+    out: Dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        parts = key.split('.')
+        head = parts[0]
+        if re.fullmatch(r'layer[0-4]', head):
+            if vgg:
+                index = _VGG16_STAGES[int(head[-1])] + int(parts[1])
+                out['backbone.' + '.'.join(['features', str(index)] + parts[2:])] = value
+            elif head == 'layer0':
+                if parts[1] not in _LAYER0:
+                    raise ValueError(f'unexpected key {key!r} in PFENet layer0')
+                out['backbone.' + '.'.join([_LAYER0[parts[1]]] + parts[2:])] = value
+            else:
+                out['backbone.' + key] = value
+            continue
+        for pattern, target in _PFENET_HEAD:
+            if re.match(pattern, key):
+                out['decode_head.' + re.sub(pattern, target, key, count=1)] = value
+                break
+        else:
+            raise ValueError(f'unexpected key {key!r} for a PFENet model')
     return out
 
 
@@ -216,6 +290,20 @@ REFERENCE_FILES['pretrain/swin_base_patch4_window12_384_22k.pth'] = dict(
 REFERENCE_FILES['pretrain/mit_b5.pth'] = dict(
     file='mit_b5_20220624-658746d9.pth', what="SegFormer's MiT-b5, ImageNet-1K, in mmseg's "
     'layout', where=MMSEG_PRETRAIN_URL.format('segformer'), converter=None)
+REFERENCE_FILES['pretrain/pfenet_vgg16_bn.pth'] = dict(
+    file='vgg16_bn.pth', what="PFENet's ImageNet VGG-16-BN", where=PFENET_RESNET_URL,
+    converter='pfenet2mmfss.py --backbone-only')
+PFENET_MODELS_URL = ('https://github.com/dvlab-research/PFENet (README, "Run Demo / Test '
+                     'with Pretrained Models")')
+for _i in range(4):
+    REFERENCE_FILES[f'pretrain/pfenet_resnet50_pascal_split{_i}.pth'] = dict(
+        file=f'exp/pascal/split{_i}_resnet50/model/<checkpoint>.pth',
+        what=f"PFENet's released ResNet-50 model of PASCAL-5i fold {_i}",
+        where=PFENET_MODELS_URL, converter='pfenet2mmfss.py')
+    REFERENCE_FILES[f'pretrain/pfenet_vgg16_coco_split{_i}.pth'] = dict(
+        file=f'exp/coco/split{_i}_vgg/model/<checkpoint>.pth',
+        what=f"PFENet's released VGG-16 model of COCO-20i fold {_i}",
+        where=PFENET_MODELS_URL, converter='pfenet2mmfss.py')
 for _data in ('pascal', 'coco'):
     for _i in range(4):
         REFERENCE_FILES[f'pretrain/bam_pspnet_resnet50_{_data}_split{_i}.pth'] = dict(

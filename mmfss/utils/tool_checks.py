@@ -50,7 +50,10 @@ def check_checkpoint_file(path: str, what: str = 'checkpoint') -> None:
     instead of failing inside ``torch.load``.
     """
     if not osp.isfile(path):
-        raise ToolInputError(f'{what} file {path} does not exist')
+        from .reference_weights import reference_file_help
+        hint = reference_file_help(path)  # a reference's released model: where and how
+        raise ToolInputError(f'{what} file {path} does not exist' + (f': {hint}' if hint
+                                                                     else ''))
     if zipfile.is_zipfile(path):
         return
     with open(path, 'rb') as f:

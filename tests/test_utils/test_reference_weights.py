@@ -255,10 +255,55 @@ def test_bam_pspnet_converts_exactly(tmp_path):
         assert_close(full, ref_logits, f'resized logits ({mode})')
 
 
+def test_pfenet_model_converts_exactly(tmp_path):
+    """A whole PFENet checkpoint in PFENet's layout (layer0 = the stem Sequential, layer1-4,
+    the FEM modules; DataParallel's 'module.' keys) -> configs/pfenet: every key mapped,
+    strict load, the backbone stages and the head equal to the reference's statement."""
+    from ..test_models.test_decode_heads.test_feature_enrichment_head import _PFENetFEM
+    resnet = randomize(pfenet_dilate(RefResNet([3, 4, 6, 3])), seed=11)
+    ref = nn.Module()
+    ref.layer0 = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu1, resnet.conv2,
+                               resnet.bn2, resnet.relu2, resnet.conv3, resnet.bn3,
+                               resnet.relu3, resnet.maxpool)
+    for i in range(1, 5):
+        setattr(ref, f'layer{i}', getattr(resnet, f'layer{i}'))
+    fem = randomize(_PFENetFEM(1536, [60, 30, 15, 8], C=256), seed=12)
+    for name, module in fem.named_children():
+        setattr(ref, name, module)
+    src = tmp_path / 'train_epoch_200.pth'
+    torch.save(dict(epoch=200, state_dict={f'module.{k}': v for k, v in
+                                           ref.state_dict().items()}), src)
+    state = run_converter('pfenet2mmfss', src, tmp_path / 'converted.pth')
+    cfg = Config.fromfile(osp.join(REPO, 'configs/pfenet/'
+                                   'pfenet_r50-d8_1xb4-200e_pascal5i-fold0-1shot.py'))
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(state, strict=True)
+    assert len(state) == len(ref.state_dict())
+    model.eval()
+    ref.eval()
+    x = torch.randn(1, 3, 65, 65, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        ours, theirs = model.backbone(x), ref_stages(ref, x)
+        for i, (a, b) in enumerate(zip(ours, theirs), 1):
+            assert_close(a, b, f'layer{i}')
+        query = torch.cat([theirs[2], theirs[1]], 1)
+        masks = (torch.rand(1, 65, 65, generator=torch.Generator().manual_seed(5)) > .5).long()
+        prior = torch.rand(1, 1, 9, 9, generator=torch.Generator().manual_seed(6))
+        from mmfss.models import EpisodeFeatures
+        feats = EpisodeFeatures(query_feats=list(ours),
+                                support_feats=[f[:, None] for f in ours],
+                                support_masks=masks[:, None], query_inputs=x,
+                                support_inputs=x[:, None], priors=dict(prior=prior))
+        logits = F.interpolate(model.decode_head(feats), size=(65, 65), mode='bilinear',
+                               align_corners=True)
+        assert_close(logits, fem(query, [query], [masks], prior, (65, 65)), 'FEM logits')
+
+
 def test_converters_name_bad_keys(tmp_path):
     src = tmp_path / 'other.pth'
     torch.save({'backbone.conv1.weight': torch.zeros(1)}, src)
-    for name in ('pfenet_resnet2mmfss', 'bam_pspnet2mmfss'):
+    for name in ('pfenet_resnet2mmfss', 'bam_pspnet2mmfss', 'pfenet2mmfss'):
         import importlib.util
         spec = importlib.util.spec_from_file_location(
             name, osp.join(REPO, 'tools', 'model_converters', f'{name}.py'))
@@ -283,6 +328,10 @@ def test_configs_point_at_the_reference_files(tmp_path, monkeypatch):
             'pretrain/bam_pspnet_resnet50_pascal_split2.pth',
         'configs/dotgraph/dotgraph_r50-d8-vitb16_4xb2-50e_coco20i-fold1-5shot.py':
             'pretrain/bam_pspnet_resnet50_coco_split1.pth',
+        'configs/pfenet/pfenet_r50-d8_1xb4-200e_pascal5i-fold2-5shot.py':
+            'pretrain/pfenet_resnet50_v2.pth',
+        'configs/pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold1-1shot.py':
+            'pretrain/pfenet_vgg16_bn.pth',
     }
     for config, expected in cases.items():
         paths = pretrained_checkpoints(Config.fromfile(osp.join(REPO, config)))

@@ -226,6 +226,8 @@ class EnsembleFewShotHead(BaseDecodeHead):
                           align_corners=self.align_corners)
             losses[self.loss_meta.loss_name] = segmentation_loss(
                 self.loss_meta, meta, label.squeeze(1), self.ignore_index)
+        if hasattr(self.meta_head, 'aux_loss'):  # e.g. PFENet's inner classifiers
+            losses.update(self.meta_head.aux_loss(inputs, label))
         return losses
 
     def loss_by_feat(self, seg_logits: Tensor, batch_data_samples: SampleList) -> dict:

@@ -1,5 +1,5 @@
 """PFENet's feature enrichment module as an mmseg decode head."""
-from typing import Dict, List, Sequence, Union
+from typing import Dict, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -10,10 +10,13 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
+from mmfss.ot.precision import full_precision, island_dtype
 from ..utils import (EpisodeFeatures, decode_losses, foreground_weights,
                      masked_average_pooling, segmentation_loss)
 
 __all__ = ['FeatureEnrichmentHead']
+
+INNER_KEY = 'feature_enrichment.inner_logits'  # EpisodeFeatures.extras of a training pass
 
 Scale = Union[int, float]
 
@@ -29,7 +32,8 @@ class FeatureEnrichmentHead(BaseDecodeHead):
     1. The levels ``in_index`` (PFENet: layer3 then layer2) of the query and of each support
        are resized to the first (bilinear, ``align_corners``) and concatenated, then reduced
        by *separate* 1x1 convolutions for the query and the supports (``down_query``,
-       ``down_supp``: no bias, ReLU, Dropout2d(0.5)).
+       ``down_supp``: no bias, ReLU, Dropout2d(0.5)); the supports shot by shot, as PFENet,
+       so that training draws its dropout masks in PFENet's order.
     2. The support prototype: masked average pooling of the reduced support features over
        the foreground mask resized bilinearly (align_corners=True) to their grid, with
        PFENet's 5e-4 added to the mask area, averaged over the K shots.
@@ -46,10 +50,14 @@ class FeatureEnrichmentHead(BaseDecodeHead):
        bias, ReLU) as a residual, and the classifier: ``cls`` (3x3, no bias, ReLU), then
        mmseg's ``cls_seg`` (Dropout2d(0.1) and the 1x1 ``conv_seg`` with bias).
 
-    No layer has batch norm, as in PFENet. Training adds the auxiliary loss over the inner
+    No layer has batch norm and every layer starts from PyTorch's default initialisation, as
+    in PFENet; under mixed precision the 1x1 classifiers run in
+    float32 (their weight gradients overflow float16). Training adds the auxiliary loss over the inner
     classifiers, ``aux_weight`` times the mean of their losses, each logit map resized to
     the label as the main one (PFENet ``train.py``: ``main_loss + aux_weight * aux_loss``,
-    aux_weight 1.0). Every resize is bilinear with ``align_corners`` (PFENet: True).
+    aux_weight 1.0); :meth:`aux_loss` is also added by a head that wraps this one (BAM's
+    :class:`EnsembleFewShotHead` with ``meta_head=FeatureEnrichmentHead``). Every resize is
+    bilinear with ``align_corners`` (PFENet: True).
 
     Args:
         scales (Sequence[int | float]): Bins (ints > 1) or ratios of the query grid
@@ -83,6 +91,7 @@ class FeatureEnrichmentHead(BaseDecodeHead):
         kwargs.setdefault('input_transform', 'resize_concat')
         kwargs.setdefault('num_classes', 2)
         kwargs.setdefault('align_corners', True)
+        kwargs.setdefault('init_cfg', None)  # PyTorch's default init, see below
         super().__init__(**kwargs)
         if self.num_classes != 2:
             raise ValueError('FeatureEnrichmentHead predicts background/foreground: '
@@ -113,64 +122,102 @@ class FeatureEnrichmentHead(BaseDecodeHead):
         self.res1 = conv(c * len(scales))
         self.res2 = nn.Sequential(conv(c, 3), conv(c, 3))
         self.cls = conv(c, 3)
+        # PFENet's layers keep PyTorch's default initialisation (nn.Conv2d: Kaiming uniform
+        # with a=sqrt(5)), not mmcv's Kaiming normal of ConvModule nor mmseg's N(0, 0.01)
+        # classifier: without normalisation, the start decides the scale of every feature
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                module.reset_parameters()
 
     def _bin(self, scale: Scale, size: int) -> int:
-        return scale if isinstance(scale, int) else int(size * scale)
+        """PFENet's bin: an int as it is, a ratio as ``int(size * ratio)`` (at least 1,
+        for grids smaller than PFENet's, where ``int`` would give 0)."""
+        return scale if isinstance(scale, int) else max(1, int(size * scale))
 
-    def forward(self, feats: EpisodeFeatures, return_inner: bool = False
-                ) -> Union[Tensor, Dict[str, Union[Tensor, List[Tensor]]]]:
-        """[B, 2, h, w] logits (with ``return_inner``: also each scale's, in a dict)."""
+    def forward(self, feats: EpisodeFeatures) -> Tensor:
+        """[B, 2, h, w] logits; in training each scale's inner logits go to
+        ``feats.extras`` for :meth:`aux_loss`."""
         if self.prior_key not in feats.priors:
             raise KeyError(f'FeatureEnrichmentHead needs prior {self.prior_key!r}, but the '
                            f'necks produced {sorted(feats.priors)}; add a PriorMaskNeck')
         b, k = feats.batch_size, feats.shot
         query = self.down_query(self._transform_inputs(feats.query_feats))
-        support = self.down_supp(
-            self._transform_inputs([f.flatten(0, 1) for f in feats.support_feats]))
-        weights = foreground_weights(feats.support_masks.flatten(0, 1), support.shape[-2:])
-        prototype = masked_average_pooling(support, weights, self.mask_eps).view(b, k, -1)
-        prototype = feats.shot_mean(prototype)[:, :, None, None]
+        # shot by shot, as PFENet: each shot draws its own dropout masks in PFENet's order
+        prototypes = []
+        for shot in range(k):
+            support = self.down_supp(
+                self._transform_inputs([f[:, shot] for f in feats.support_feats]))
+            weights = foreground_weights(feats.support_masks[:, shot], support.shape[-2:])
+            prototypes.append(masked_average_pooling(support, weights, self.mask_eps))
+        prototype = feats.shot_mean(torch.stack(prototypes, 1))[:, :, None, None]
         h, w = query.shape[-2:]
         prior = resize(feats.priors[self.prior_key], size=(h, w), mode='bilinear',
-                       align_corners=self.align_corners)
+                       align_corners=self.align_corners, warning=False)
         pyramid, inner = [], []
         for idx, scale in enumerate(self.scales):
             size = self._bin(scale, h)
             query_bin = nn.functional.adaptive_avg_pool2d(query, size)
             prior_bin = resize(prior, size=query_bin.shape[-2:], mode='bilinear',
-                               align_corners=self.align_corners)
+                               align_corners=self.align_corners, warning=False)
             merged = self.init_merge[idx](torch.cat(
                 [query_bin, prototype.expand(-1, -1, *query_bin.shape[-2:]), prior_bin], 1))
             if idx >= 1:
                 previous = resize(pyramid[idx - 1], size=merged.shape[-2:], mode='bilinear',
-                                  align_corners=self.align_corners)
+                                  align_corners=self.align_corners, warning=False)
                 merged = self.alpha_conv[idx - 1](torch.cat([merged, previous], 1)) + merged
             merged = self.beta_conv[idx](merged) + merged
-            inner.append(self.inner_cls[idx](merged))
+            inner.append(self._classify(self.inner_cls[idx][2],
+                                        self.inner_cls[idx][1](self.inner_cls[idx][0](merged))))
             pyramid.append(resize(merged, size=(h, w), mode='bilinear',
-                                  align_corners=self.align_corners))
+                                  align_corners=self.align_corners, warning=False))
         x = self.res1(torch.cat(pyramid, 1))
         x = self.res2(x) + x
         logits = self.cls_seg(self.cls(x))
-        if return_inner:
-            return dict(logits=logits, inner=inner)
+        if self.training:  # read by aux_loss, also when another head wraps this one
+            feats.extras[INNER_KEY] = inner
         return logits
+
+    @staticmethod
+    def _classify(conv: nn.Module, x: Tensor) -> Tensor:
+        """A 1x1 classifier in full precision under autocast: PFENet's features have no
+        normalisation, and the classifier's weight gradient (a sum over every position of
+        the loss-scaled gradient times the feature) overflows float16."""
+        with full_precision(x.device):
+            return conv(x.to(island_dtype(x.dtype)))
+
+    def cls_seg(self, feat: Tensor) -> Tensor:
+        """mmseg's classifier (dropout, ``conv_seg``), the 1x1 in full precision."""
+        if self.dropout is not None:
+            feat = self.dropout(feat)
+        return self._classify(self.conv_seg, feat)
+
+    def aux_loss(self, feats: EpisodeFeatures, label: Tensor) -> Dict[str, Tensor]:
+        """``loss_aux``: ``aux_weight`` times the mean loss of the inner classifiers of the
+        last training forward on ``feats`` (PFENet ``train.py``); {} without them.
+
+        Args:
+            feats (EpisodeFeatures): What the forward pass saw (its inner logits).
+            label (Tensor): [B, 1, H, W] stacked ground truth.
+        """
+        inner = feats.extras.get(INNER_KEY) or []
+        if not (self.aux_weight and inner):
+            return {}
+        modules = (self.loss_decode if isinstance(self.loss_decode, nn.ModuleList)
+                   else [self.loss_decode])
+        flat = label.squeeze(1)
+        total = 0
+        for logits in inner:
+            logits = resize(logits, size=label.shape[2:], mode='bilinear',
+                            align_corners=self.align_corners, warning=False)
+            for module in modules:
+                total = total + segmentation_loss(module, logits, flat, self.ignore_index)
+        return dict(loss_aux=self.aux_weight * total / len(inner))
 
     def loss(self, inputs: EpisodeFeatures, batch_data_samples: SampleList,
              train_cfg: ConfigType) -> dict:
         """The main loss and accuracy (mmseg's, without host syncs) and ``loss_aux``."""
-        out = self.forward(inputs, return_inner=True)
+        logits = self.forward(inputs)
         label = self._stack_batch_gt(batch_data_samples)
-        losses = decode_losses(self, out['logits'], label)
-        if self.aux_weight and out['inner']:
-            modules = (self.loss_decode if isinstance(self.loss_decode, nn.ModuleList)
-                       else [self.loss_decode])
-            flat = label.squeeze(1)
-            total = 0
-            for logits in out['inner']:
-                logits = resize(logits, size=label.shape[2:], mode='bilinear',
-                                align_corners=self.align_corners)
-                for module in modules:
-                    total = total + segmentation_loss(module, logits, flat, self.ignore_index)
-            losses['loss_aux'] = self.aux_weight * total / len(out['inner'])
+        losses = decode_losses(self, logits, label)
+        losses.update(self.aux_loss(inputs, label))
         return losses

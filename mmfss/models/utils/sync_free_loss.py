@@ -76,7 +76,7 @@ def decode_losses(head: nn.Module, seg_logits: Tensor, seg_label: Tensor) -> Dic
         dict[str, Tensor]: each loss by its ``loss_name`` and ``acc_seg``.
     """
     seg_logits = resize(seg_logits, size=seg_label.shape[2:], mode='bilinear',
-                        align_corners=head.align_corners)
+                        align_corners=head.align_corners, warning=False)
     seg_weight = head.sampler.sample(seg_logits, seg_label) if head.sampler is not None \
         else None
     seg_label = seg_label.squeeze(1)

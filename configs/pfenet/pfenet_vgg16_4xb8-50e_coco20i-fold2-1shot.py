@@ -1,0 +1,6 @@
+_base_ = ['./pfenet_vgg16_4xb8-50e_coco20i-fold0-1shot.py']
+fold = 2
+released_checkpoint = 'pretrain/pfenet_vgg16_coco_split2.pth'
+train_dataloader = dict(dataset=dict(fold=fold))
+val_dataloader = dict(dataset=dict(fold=fold))
+test_dataloader = val_dataloader
