@@ -120,24 +120,40 @@ def _ensemble_over_pfenet(cfg):
     return cfg
 
 
-# swap entries: heads, necks and backbones of different families combined by config alone
+def _bam_meta_on_cmnet_ot_prior():
+    """CMNet's necks (message flow, partial-OT prior) into BAM's meta learner."""
+    cfg = family_config('cmnet')
+    cfg.model.decode_head = ConfigDict(
+        type='ASPPFewShotHead', in_channels=[16], in_index=[-1], channels=16,
+        prior_key='ot_prior', dilations=(2, 4, 6), num_classes=2, align_corners=True,
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True))
+    return cfg
+
+
+# swap entries: heads, necks and backbones of different families combined by config alone,
+# with a loss each must produce
 SWAPS = {
-    "BAM's ensemble over PFENet's enrichment head": lambda: _ensemble_over_pfenet(
-        family_config('pfenet')),
-    "PFENet's enrichment head on MiT": lambda: matrix_config('pfenet', 'mit'),
+    "BAM's ensemble over PFENet's enrichment head": (
+        lambda: _ensemble_over_pfenet(family_config('pfenet')), 'decode.loss_aux'),
+    "PFENet's enrichment head on MiT": (lambda: matrix_config('pfenet', 'mit'),
+                                        'decode.loss_aux'),
+    "CMNet's partial-OT prior into BAM's meta learner": (_bam_meta_on_cmnet_ot_prior,
+                                                         'decode.loss_ce'),
+    "BAM's meta learner and ensemble on Swin": (lambda: matrix_config('bam', 'swin'),
+                                                'decode.loss_meta'),
 }
 
 
 @pytest.mark.parametrize('swap', list(SWAPS))
 def test_swap_entries_train_and_test_through_the_runner(swap, shapes_root, tmp_path):
-    cfg = short_run(SWAPS[swap](), shapes_root, str(tmp_path), iters=2, episodes=8,
-                    batch_size=2)
+    build, expected_loss = SWAPS[swap]
+    cfg = short_run(build(), shapes_root, str(tmp_path), iters=2, episodes=8, batch_size=2)
     runner = Runner.from_cfg(cfg)
     model = runner.model
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     data = model.data_preprocessor(_batch(b=2, k=1, h=96, w=96, ori=(96, 96)), True)
     losses = model(**data, mode='loss')
-    assert 'decode.loss_aux' in losses  # PFENet's inner classifiers, wrapped or not
+    assert expected_loss in losses, sorted(losses)
     runner.train()
     assert any(not torch.equal(p.detach(), before[n]) for n, p in model.named_parameters()
                if n in before)

@@ -38,6 +38,10 @@ PAPER_CONFIGS = [
     'pfenet/pfenet_r50-d8_1xb4-200e_pascal5i-fold0-5shot.py',
     'pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold0-1shot.py',
     'pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold0-5shot.py',
+    'bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-1shot.py',
+    'bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-5shot.py',
+    'bam/bam_r50-d8_4xb2-50e_coco20i-fold0-1shot.py',
+    'bam/bam_r50-d8_4xb2-50e_coco20i-fold0-5shot.py',
     'base_learner/pspnet_r50-d8_4xb3-100e_pascal5i-base-fold0.py',
     'base_learner/pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0.py',
     'base_learner/pspnet_r50-d8_4xb4-20k_fss1000-base.py',
@@ -47,6 +51,7 @@ SHAPES_CONFIGS = [
     'cmnet/cmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     'dotgraph/dotgraph_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     'pfenet/pfenet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
+    'bam/bam_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
 ]
 CHECK_TESTS = ['tests/test_paper_scale.py',
                'tests/test_apis/test_few_shot_inferencer.py::test_runs_with_the_model_off_the_cpu',

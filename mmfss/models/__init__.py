@@ -1,6 +1,7 @@
 from .backbones import VGG
 from .data_preprocessor import FewShotDataPreProcessor
-from .decode_heads import EnsembleFewShotHead, FeatureEnrichmentHead, PPMFewShotHead
+from .decode_heads import (ASPPFewShotHead, EnsembleFewShotHead, FeatureEnrichmentHead,
+                           PPMFewShotHead)
 from .losses import GraphContrastiveLoss, graph_contrastive_loss
 from .necks import (CLIPPriorNeck, LearnedPositionalEncoding, MessageFlowNeck,
                     MessagePassing, OTGraphNeck, PartialOTMatchingNeck, PriorMaskNeck,
@@ -9,7 +10,7 @@ from .segmentors import FewShotSegmentor
 from .utils import EpisodeFeatures, foreground_weights, masked_average_pooling
 
 __all__ = [
-    'VGG', 'FeatureEnrichmentHead', 'FewShotDataPreProcessor', 'FewShotSegmentor', 'PriorMaskNeck', 'prior_mask',
+    'VGG', 'FeatureEnrichmentHead', 'ASPPFewShotHead', 'FewShotDataPreProcessor', 'FewShotSegmentor', 'PriorMaskNeck', 'prior_mask',
     'MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding', 'PartialOTMatchingNeck',
     'cosine_cost', 'CLIPPriorNeck', 'OTGraphNeck', 'GraphContrastiveLoss',
     'graph_contrastive_loss', 'PPMFewShotHead', 'EnsembleFewShotHead', 'EpisodeFeatures',

@@ -22,7 +22,7 @@ from typing import Dict, Iterable, List, Optional
 
 import torch
 
-__all__ = ['convert_pfenet_resnet', 'convert_pfenet_vgg', 'convert_pfenet',
+__all__ = ['convert_pfenet_resnet', 'convert_pfenet_vgg', 'convert_pfenet', 'convert_bam',
            'convert_bam_pspnet', 'convert_swin', 'convert_file',
            'REFERENCE_FILES',
            'reference_file_help', 'check_reference_files', 'pretrained_checkpoints']
@@ -186,6 +186,57 @@ def convert_bam_pspnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor
     return out
 
 
+# BAM's meta learner modules -> ASPPFewShotHead (decode_head.meta_head.*)
+_BAM_META = (
+    (r'down_(query|supp)\.0\.', r'meta_head.down_\1.0.conv.'),
+    (r'init_merge\.0\.', r'meta_head.init_merge.conv.'),
+    (r'ASPP_meta\.layer6_0\.0\.', r'meta_head.aspp.image_pool.conv.'),
+    (r'ASPP_meta\.layer6_([1-4])\.0\.', None),  # branches.(i - 1)
+    (r'res1_meta\.0\.', r'meta_head.res1_meta.conv.'),
+    (r'res2_meta\.0\.', r'meta_head.res2_meta.0.conv.'),
+    (r'res2_meta\.2\.', r'meta_head.res2_meta.1.conv.'),
+    (r'cls_meta\.0\.', r'meta_head.cls_meta.conv.'),
+    (r'cls_meta\.3\.', r'meta_head.conv_seg.'),
+    (r'(gram_merge|cls_merge|kshot_rw)\.', r'\1.'),
+)
+
+
+def convert_bam(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """A trained BAM (chunbolang/BAM ``OneModel``: ``{'state_dict': ...}``, ``module.``
+    keys; ResNet backbone) -> mmfss's ``configs/bam`` model: ``backbone.*``, the base
+    learner (``learner_base`` = the PSPNet's ``ppm`` and ``cls``) as
+    ``decode_head.base_learner.*``, the meta learner as ``decode_head.meta_head.*``
+    (:class:`~mmfss.models.ASPPFewShotHead`) and ``gram_merge``, ``cls_merge``,
+    ``kshot_rw`` of :class:`~mmfss.models.EnsembleFewShotHead`. Every key is mapped.
+
+    Raises:
+        ValueError: a key is not one of BAM's, or the two copies of a backbone weight differ.
+    """
+    state = _strip(state)
+    psp: Dict[str, torch.Tensor] = {}
+    out: Dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        parts = key.split('.')
+        if re.fullmatch(r'layer[0-4]', parts[0]):
+            psp[key] = value
+        elif parts[0] == 'learner_base':  # Sequential(ppm, cls)
+            psp[('ppm.' if parts[1] == '0' else 'cls.') + '.'.join(parts[2:])] = value
+        else:
+            for pattern, target in _BAM_META:
+                match = re.match(pattern, key)
+                if match:
+                    if target is None:
+                        target = f'meta_head.aspp.branches.{int(match.group(1)) - 1}.conv.'
+                    out['decode_head.' + re.sub(pattern, target, key, count=1)] = value
+                    break
+            else:
+                raise ValueError(f'unexpected key {key!r} for a BAM model')
+    for key, value in convert_bam_pspnet(psp).items():
+        out[key.replace('decode_head.', 'decode_head.base_learner.', 1)
+            if key.startswith('decode_head.') else key] = value
+    return out
+
+
 def _unfold_order(x: torch.Tensor) -> torch.Tensor:
     """Swin's patch merging: the official code concatenates the 2x2 neighbours as
     (row 0, col 0), (row 1, col 0), (row 0, col 1), (row 1, col 1), each a block of C
@@ -290,6 +341,14 @@ REFERENCE_FILES['pretrain/swin_base_patch4_window12_384_22k.pth'] = dict(
 REFERENCE_FILES['pretrain/mit_b5.pth'] = dict(
     file='mit_b5_20220624-658746d9.pth', what="SegFormer's MiT-b5, ImageNet-1K, in mmseg's "
     'layout', where=MMSEG_PRETRAIN_URL.format('segformer'), converter=None)
+BAM_MODELS_URL = 'https://github.com/chunbolang/BAM (README, "Testing": the trained models)'
+for _data in ('pascal', 'coco'):
+    for _i in range(4):
+        for _k in (1, 5):
+            REFERENCE_FILES[f'pretrain/bam_resnet50_{_data}_split{_i}_{_k}shot.pth'] = dict(
+                file=f'exp/{_data}/BAM/split{_i}/resnet50/snapshot/<checkpoint>.pth ({_k}-shot)',
+                what=f"BAM's released ResNet-50 {_k}-shot model of {_data} fold {_i}",
+                where=BAM_MODELS_URL, converter='bam2mmfss.py')
 REFERENCE_FILES['pretrain/pfenet_vgg16_bn.pth'] = dict(
     file='vgg16_bn.pth', what="PFENet's ImageNet VGG-16-BN", where=PFENET_RESNET_URL,
     converter='pfenet2mmfss.py --backbone-only')

@@ -300,10 +300,48 @@ def test_pfenet_model_converts_exactly(tmp_path):
         assert_close(logits, fem(query, [query], [masks], prior, (65, 65)), 'FEM logits')
 
 
+def test_bam_model_converts_exactly(tmp_path):
+    """A whole 5-shot BAM checkpoint in BAM's layout (the PSPNet's layer0-4, learner_base =
+    (ppm, cls), the meta learner, gram_merge, cls_merge, kshot_rw) -> configs/bam: every key
+    mapped, strict load, every tensor where it belongs."""
+    from ..test_models.test_decode_heads.test_aspp_few_shot_head import _BAMMeta
+    psp = randomize(RefPSPNet(classes=16), seed=21)
+    ref = nn.Module()
+    for name in ('layer0', 'layer1', 'layer2', 'layer3', 'layer4'):
+        setattr(ref, name, getattr(psp, name))
+    ref.learner_base = nn.Sequential(psp.ppm, psp.cls)
+    meta = randomize(_BAMMeta(1536, c=256), seed=22)
+    for name, module in meta.named_children():
+        setattr(ref, name, module)
+    ref.gram_merge = nn.Conv2d(2, 1, 1, bias=False)
+    ref.cls_merge = nn.Conv2d(2, 1, 1, bias=False)
+    ref.kshot_rw = nn.Sequential(nn.Conv2d(5, 2, 1), nn.ReLU(inplace=True), nn.Conv2d(2, 5, 1))
+    randomize(ref, seed=23)
+    src = tmp_path / 'train_epoch_42_0.6512.pth'
+    torch.save(dict(epoch=42, state_dict={f'module.{k}': v for k, v in
+                                          ref.state_dict().items()}), src)
+    state = run_converter('bam2mmfss', src, tmp_path / 'converted.pth')
+    cfg = Config.fromfile(osp.join(REPO, 'configs/bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-5shot.py'))
+    cfg.model.backbone.init_cfg = None
+    cfg.model.decode_head.base_learner_init = None
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(state, strict=True)
+    assert len(state) == len(ref.state_dict())
+    ours = model.state_dict()
+    pairs = {'decode_head.meta_head.aspp.branches.3.conv.weight': 'ASPP_meta.layer6_4.0.weight',
+             'decode_head.meta_head.conv_seg.bias': 'cls_meta.3.bias',
+             'decode_head.base_learner.conv_seg.weight': 'learner_base.1.4.weight',
+             'decode_head.kshot_rw.2.bias': 'kshot_rw.2.bias',
+             'backbone.stem.7.running_var': 'layer0.7.running_var'}
+    theirs = ref.state_dict()
+    for mine, reference in pairs.items():
+        assert torch.equal(ours[mine], theirs[reference]), mine
+
+
 def test_converters_name_bad_keys(tmp_path):
     src = tmp_path / 'other.pth'
     torch.save({'backbone.conv1.weight': torch.zeros(1)}, src)
-    for name in ('pfenet_resnet2mmfss', 'bam_pspnet2mmfss', 'pfenet2mmfss'):
+    for name in ('pfenet_resnet2mmfss', 'bam_pspnet2mmfss', 'pfenet2mmfss', 'bam2mmfss'):
         import importlib.util
         spec = importlib.util.spec_from_file_location(
             name, osp.join(REPO, 'tools', 'model_converters', f'{name}.py'))
@@ -332,6 +370,8 @@ def test_configs_point_at_the_reference_files(tmp_path, monkeypatch):
             'pretrain/pfenet_resnet50_v2.pth',
         'configs/pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold1-1shot.py':
             'pretrain/pfenet_vgg16_bn.pth',
+        'configs/bam/bam_r50-d8_4xb2-50e_coco20i-fold3-5shot.py':
+            'pretrain/bam_pspnet_resnet50_coco_split3.pth',
     }
     for config, expected in cases.items():
         paths = pretrained_checkpoints(Config.fromfile(osp.join(REPO, config)))
