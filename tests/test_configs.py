@@ -284,6 +284,11 @@ def _on_trees(cfg, trees, workers=0):
         dataset = loader.dataset.get('episodic', loader.dataset)
         dataset.update(trees.overrides(dataset.type))
         dataset.pop('stats_cache_dir', None)
+        if dataset.get('protocol') == 'hsnet' and dataset.type != 'FSS1000Dataset':
+            # HSNet's PASCAL / COCO split files name real images the tiny trees lack; the
+            # protocol's own tests (tests/test_datasets/test_protocols.py) read it
+            dataset.protocol = None
+            dataset.pop('hsnet_split_file', None)
         if dataset.get('filter_novel_images'):  # BAM's filter empties classes of the tiny
             dataset.small_classes = 'exclude'     # generated trees; real lists keep them
 

@@ -1,7 +1,7 @@
 """What a GPU run at the papers' scale needs, proven on CPU.
 
 For each family (the baseline, CMNet, DOTGraph with a tiny random CLIP and BAM's ensemble,
-PFENet, BAM's meta learner in its ensemble),
+PFENet, BAM's meta learner in its ensemble, HSNet),
 built from its Shapes-5i config at small widths:
 
 * a training step and a test step with the model on PyTorch's ``meta`` device, which
@@ -30,16 +30,17 @@ from .conftest import REPO, SMALL_SHAPES
 from .test_models.test_segmentors.test_few_shot_segmentor import _batch
 from .tiny_clip import TINY_CLIP
 
-FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam')
+FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet')
 CONFIGS = dict(
     baseline=f'{REPO}/configs/baseline/fss-baseline_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     pfenet=f'{REPO}/configs/pfenet/pfenet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     bam=f'{REPO}/configs/bam/bam_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
+    hsnet=f'{REPO}/configs/hsnet/hsnet_r18_1xb8-2k_shapes5i-fold0-1shot.py',
     cmnet=f'{REPO}/configs/cmnet/cmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     dotgraph=f'{REPO}/configs/dotgraph/dotgraph_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py')
 # host synchronisations allowed in one training step: DOTGraph's CLIP box refinement
 # (OpenCV on the host) reads the CAMs of the queries and of the supports once each
-SYNC_BUDGET = dict(baseline=0, cmnet=0, dotgraph=2, pfenet=0, bam=0)
+SYNC_BUDGET = dict(baseline=0, cmnet=0, dotgraph=2, pfenet=0, bam=0, hsnet=0)
 
 
 def family_config(family: str) -> Config:
@@ -48,6 +49,8 @@ def family_config(family: str) -> Config:
     cfg = Config.fromfile(CONFIGS[family])
     model = cfg.model
     model.backbone.update(stem_channels=8, base_channels=8)  # levels 8, 16, 32, 64
+    if family == 'hsnet':  # the 4D learner has fixed widths; the backbone is the knob
+        return cfg
     head = dict(in_channels=[16, 32], channels=16) if family == 'baseline' else \
         dict(in_channels=[32, 16], channels=16) if family in ('pfenet', 'bam') else \
         dict(in_channels=[16], channels=16)

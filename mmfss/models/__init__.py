@@ -1,7 +1,7 @@
-from .backbones import VGG
+from .backbones import VGG, HypercolumnResNet
 from .data_preprocessor import FewShotDataPreProcessor
 from .decode_heads import (ASPPFewShotHead, EnsembleFewShotHead, FeatureEnrichmentHead,
-                           PPMFewShotHead)
+                           HypercorrelationHead, PPMFewShotHead)
 from .losses import GraphContrastiveLoss, graph_contrastive_loss
 from .necks import (CLIPPriorNeck, LearnedPositionalEncoding, MessageFlowNeck,
                     MessagePassing, OTGraphNeck, PartialOTMatchingNeck, PriorMaskNeck,
@@ -10,7 +10,8 @@ from .segmentors import FewShotSegmentor
 from .utils import EpisodeFeatures, foreground_weights, masked_average_pooling
 
 __all__ = [
-    'VGG', 'FeatureEnrichmentHead', 'ASPPFewShotHead', 'FewShotDataPreProcessor', 'FewShotSegmentor', 'PriorMaskNeck', 'prior_mask',
+    'VGG', 'HypercolumnResNet', 'FeatureEnrichmentHead', 'ASPPFewShotHead',
+    'HypercorrelationHead', 'FewShotDataPreProcessor', 'FewShotSegmentor', 'PriorMaskNeck', 'prior_mask',
     'MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding', 'PartialOTMatchingNeck',
     'cosine_cost', 'CLIPPriorNeck', 'OTGraphNeck', 'GraphContrastiveLoss',
     'graph_contrastive_loss', 'PPMFewShotHead', 'EnsembleFewShotHead', 'EpisodeFeatures',

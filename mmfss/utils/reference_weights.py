@@ -23,6 +23,7 @@ from typing import Dict, Iterable, List, Optional
 import torch
 
 __all__ = ['convert_pfenet_resnet', 'convert_pfenet_vgg', 'convert_pfenet', 'convert_bam',
+           'convert_hsnet',
            'convert_bam_pspnet', 'convert_swin', 'convert_file',
            'REFERENCE_FILES',
            'reference_file_help', 'check_reference_files', 'pretrained_checkpoints']
@@ -237,6 +238,31 @@ def convert_bam(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     return out
 
 
+def convert_hsnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """A trained HSNet (juhongm999/hsnet: a plain state dict of its DataParallel model,
+    ``module.backbone.*`` torchvision ResNet, ``module.hpn_learner.*``) -> mmfss's
+    ``configs/hsnet`` model: ``backbone.*`` (``HypercolumnResNet``: torchvision's names are
+    mmseg's ResNet's; the ImageNet ``fc`` is dropped) and ``decode_head.*``
+    (:class:`~mmfss.models.HypercorrelationHead`, HSNet's module names).
+
+    Raises:
+        ValueError: a key is not one of HSNet's (its VGG-16 backbone is not supported yet).
+    """
+    out: Dict[str, torch.Tensor] = {}
+    for key, value in _strip(state).items():
+        if key.startswith('backbone.'):
+            if key.startswith('backbone.fc.'):
+                continue
+            if key.startswith('backbone.features.'):
+                raise ValueError(f'{key!r}: HSNet\'s VGG-16 backbone is not supported yet')
+            out[key] = value
+        elif key.startswith('hpn_learner.'):
+            out['decode_head.' + key[len('hpn_learner.'):]] = value
+        else:
+            raise ValueError(f'unexpected key {key!r} for an HSNet model')
+    return out
+
+
 def _unfold_order(x: torch.Tensor) -> torch.Tensor:
     """Swin's patch merging: the official code concatenates the 2x2 neighbours as
     (row 0, col 0), (row 1, col 0), (row 0, col 1), (row 1, col 1), each a block of C
@@ -349,6 +375,20 @@ for _data in ('pascal', 'coco'):
                 file=f'exp/{_data}/BAM/split{_i}/resnet50/snapshot/<checkpoint>.pth ({_k}-shot)',
                 what=f"BAM's released ResNet-50 {_k}-shot model of {_data} fold {_i}",
                 where=BAM_MODELS_URL, converter='bam2mmfss.py')
+HSNET_MODELS_URL = ('https://github.com/juhongm999/hsnet (README, "Trained models": '
+                    'the logs folders)')
+TORCHVISION_URL = 'https://download.pytorch.org/models/{}'
+for _depth, _file in ((50, 'resnet50-0676ba61.pth'), (101, 'resnet101-63fe2227.pth')):
+    REFERENCE_FILES[f'pretrain/{_file}'] = dict(
+        file=_file, what=f"torchvision's ImageNet ResNet-{_depth} (HSNet's backbone weights)",
+        where=TORCHVISION_URL.format(_file), converter=None)
+for _data, _folds in (('pascal', range(4)), ('coco', range(4)), ('fss', [None])):
+    for _i in _folds:
+        _name = _data if _i is None else f'{_data}_fold{_i}'
+        REFERENCE_FILES[f'pretrain/hsnet_resnet50_{_name}.pth'] = dict(
+            file=f'<the {_name} ResNet-50 log folder>/best_model.pt',
+            what=f"HSNet's released ResNet-50 model of {_name}", where=HSNET_MODELS_URL,
+            converter='hsnet2mmfss.py')
 REFERENCE_FILES['pretrain/pfenet_vgg16_bn.pth'] = dict(
     file='vgg16_bn.pth', what="PFENet's ImageNet VGG-16-BN", where=PFENET_RESNET_URL,
     converter='pfenet2mmfss.py --backbone-only')

@@ -2,9 +2,10 @@ from .aspp_few_shot_head import ASPPFewShotHead, BAMASPP
 from .ensemble_few_shot_head import (EnsembleFewShotHead, gram_matrix, kshot_weights,
                                      scene_difference)
 from .feature_enrichment_head import FeatureEnrichmentHead
+from .hypercorrelation_head import HypercorrelationHead, hypercorrelation
 from .ppm_few_shot_head import PPMFewShotHead
 
 __all__ = [
     'PPMFewShotHead', 'EnsembleFewShotHead', 'FeatureEnrichmentHead', 'ASPPFewShotHead',
-    'BAMASPP', 'gram_matrix', 'scene_difference', 'kshot_weights'
+    'BAMASPP', 'HypercorrelationHead', 'hypercorrelation', 'gram_matrix', 'scene_difference', 'kshot_weights'
 ]

@@ -109,12 +109,13 @@ def _mit(backbone: nn.Module, x: Tensor, level: int) -> Tensor:
 def stage_runner(backbone: nn.Module) -> Optional[Callable[[Tensor, int], Tensor]]:
     """``run(x, level)`` for ``backbone``, or None when its stages cannot be addressed.
 
-    The backbone's own ``run_stage`` method wins; then the runner registered for its class
-    or the nearest base class.
+    The backbone's own ``run_stage`` method wins (``run_stage = None``: the backbone says it
+    has no addressable stages); then the runner registered for its class or the nearest
+    base class.
     """
-    own = getattr(backbone, 'run_stage', None)
-    if callable(own):
-        return own
+    if hasattr(backbone, 'run_stage'):  # a backbone's own runner, or None: it has none
+        own = backbone.run_stage
+        return own if callable(own) else None
     for cls in type(backbone).__mro__:
         fn = STAGE_RUNNERS.get(cls.__name__)
         if fn is not None:
