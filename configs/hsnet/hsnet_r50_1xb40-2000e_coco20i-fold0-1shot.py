@@ -3,20 +3,10 @@
 # of the fold, converted once: see configs/_base_/datasets/coco20i_hsnet.py).
 _base_ = [
     '../_base_/models/hsnet_r50.py', '../_base_/datasets/coco20i_hsnet.py',
+    '../_base_/datasets/hsnet_train_pipeline.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_hsnet.py'
 ]
 released_checkpoint = 'pretrain/hsnet_resnet50_coco_fold0.pth'
-hsnet_train_pipeline = [
-    dict(
-        type='ApplyToEpisode',
-        transforms=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations'),
-            dict(type='BinarizeMask'),
-            dict(type='Resize', scale=(400, 400), keep_ratio=False),
-        ]),
-    dict(type='PackEpisodeInputs'),
-]
 train_dataloader = dict(
     batch_size=40, sampler=dict(type='DefaultSampler', shuffle=True), drop_last=True,
-    pin_memory=True, dataset=dict(pipeline=hsnet_train_pipeline))
+    pin_memory=True, dataset=dict(pipeline={{_base_.hsnet_train_pipeline}}))
