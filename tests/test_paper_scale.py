@@ -309,3 +309,25 @@ def test_amp_variants_change_only_the_precision(name):
     assert wrapper.pop('type') == 'MixedPrecisionOptimWrapper' and wrapper.pop('dtype') == 'auto'
     assert wrapper == {k: v for k, v in base.pop('optim_wrapper').items() if k != 'type'}
     assert amp == base
+
+
+SHAPES_CONFIGS = sorted(p for p in __import__('glob').glob(f'{REPO}/configs/**/*shapes5i*.py',
+                                                           recursive=True) if '_base_' not in p)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16], ids=['fp16', 'bf16'])
+@pytest.mark.parametrize('path', SHAPES_CONFIGS, ids=lambda p: p.split('/configs/')[-1])
+def test_every_shapes_config_under_autocast(path, dtype):
+    """Every shipped Shapes-5i config at its own size (not only the small widths above):
+    a training step under autocast has finite losses and finite (unscaled) gradients."""
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(path).model)
+    model.init_weights()
+    with torch.autocast('cpu', dtype=dtype):
+        data = model.data_preprocessor(_batch(b=2, k=1, h=96, w=96, ori=(96, 96)), True)
+        losses = model(**data, mode='loss')
+    terms = {k: v for k, v in losses.items() if 'loss' in k}
+    assert terms and all(torch.isfinite(v).all() for v in terms.values()), terms
+    sum(terms.values()).backward()
+    grads = [p.grad for p in _trainable(model) if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)

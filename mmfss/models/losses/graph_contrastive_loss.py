@@ -4,6 +4,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from mmfss.ot.precision import full_precision, island_dtype
+
 __all__ = ['GraphContrastiveLoss', 'graph_contrastive_loss']
 
 VARIANTS = ('gcl', 'gcl2')
@@ -39,10 +41,22 @@ def graph_contrastive_loss(query: Tensor, obj_weight: Tensor, bg_weight: Tensor,
         variant (str): ``'gcl'`` or ``'gcl2'``.
 
     Returns:
-        Tensor: The scalar loss (0, still in the graph, when no node is on an object).
+        Tensor: The scalar loss (0, still in the graph, when no node is on an object),
+        computed in float32 (float64 for float64 inputs) under any autocast.
     """
     if variant not in VARIANTS:
         raise ValueError(f'variant must be one of {VARIANTS}, got {variant!r}')
+    # float32 whatever the inputs: under float16 a zero-norm message (an empty support
+    # background) meets cosine_similarity's eps=1e-8, which float16 rounds to 0: 0 / 0
+    dtype = island_dtype(query.dtype)
+    with full_precision(query.device):
+        return _graph_contrastive_loss(*(t.to(dtype) for t in (
+            query, obj_weight, bg_weight, support_obj, support_bg)), tau, variant, eps)
+
+
+def _graph_contrastive_loss(query: Tensor, obj_weight: Tensor, bg_weight: Tensor,
+                            support_obj: Tensor, support_bg: Tensor, tau: float,
+                            variant: str, eps: float) -> Tensor:
 
     def s(x, y):
         return F.cosine_similarity(x, y, dim=1, eps=eps) / tau

@@ -85,3 +85,21 @@ class TestGraphContrastiveLoss:
             MODELS.build(dict(type='GraphContrastiveLoss', variant='gcl3'))
         with pytest.raises(ValueError, match='tau'):
             MODELS.build(dict(type='GraphContrastiveLoss', tau=0))
+
+
+@pytest.mark.parametrize('variant', ['gcl', 'gcl2'])
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_half_precision_messages_with_zero_norm(variant, dtype):
+    """Support messages of zero norm (an empty support background) in float16: the cosine's
+    eps (1e-8) is 0 in float16, so computing there gave 0 / 0 = NaN; the loss is float32."""
+    torch.manual_seed(0)
+    query, support_obj = torch.randn(2, 8, 16), torch.randn(2, 8, 16)
+    support_bg = torch.zeros(2, 8, 16)
+    obj = torch.rand(2, 16)
+    args = (query, obj, 1 - obj, support_obj, support_bg)
+    full = graph_contrastive_loss(*args, variant=variant)
+    half = graph_contrastive_loss(*(t.to(dtype) for t in args), variant=variant)
+    assert half.dtype == torch.float32 and torch.isfinite(half)
+    torch.testing.assert_close(half, full, rtol=2e-2, atol=2e-2)
+    with torch.autocast('cpu', dtype=dtype):
+        assert torch.isfinite(graph_contrastive_loss(*args, variant=variant))
