@@ -8,7 +8,7 @@
 _base_ = ['./fss-baseline_r50-d8.py']
 norm_cfg = dict(type='BN', requires_grad=True)
 base_learner_checkpoint = None
-meta_head = dict(
+bam_meta_head = dict(
     type='ASPPFewShotHead',
     in_channels=[1024, 512],
     in_index=[2, 1],
@@ -24,7 +24,7 @@ model = dict(
     decode_head=dict(
         _delete_=True,
         type='EnsembleFewShotHead',
-        meta_head=meta_head,
+        meta_head=bam_meta_head,
         base_learner=dict(
             type='PSPHead',
             in_channels=2048,

@@ -5,10 +5,10 @@
 # 3 Sinkhorn iterations, T=2; support split by its mask, query weighed by its CLIP prior in
 # both branches) with graph contrastive and support-mask losses -> PPM meta head with the
 # priors, ensembled with the PSPNet base learner as BAM (§2.1). The PSPNet checkpoint is set by
-# the leaf configs (base_learner_checkpoint).
-_base_ = ['./fss-baseline_r50-d8.py']
+# the leaf configs (base_learner_checkpoint). BAM's model (bam_r50-d8.py) with DOTGraph's
+# necks and meta head.
+_base_ = ['./bam_r50-d8.py']
 norm_cfg = dict(type='BN', requires_grad=True)
-base_learner_checkpoint = None
 prior_neck = dict(type='PriorMaskNeck', in_index=3, prior_key='prior')
 clip_neck = dict(
     type='CLIPPriorNeck',
@@ -53,21 +53,4 @@ meta_head = dict(
     loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True))
 model = dict(
     necks=[prior_neck, clip_neck, graph_neck],
-    decode_head=dict(
-        _delete_=True,
-        type='EnsembleFewShotHead',
-        meta_head=meta_head,
-        base_learner=dict(
-            type='PSPHead',
-            in_channels=2048,
-            in_index=3,
-            channels=512,
-            pool_scales=(1, 2, 3, 6),
-            dropout_ratio=0.1,
-            num_classes=16,
-            norm_cfg=norm_cfg,
-            align_corners=True,
-            loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-        gram_index=1,
-        align_corners=True,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True)))
+    decode_head=dict(meta_head=dict(_delete_=True, **meta_head)))
