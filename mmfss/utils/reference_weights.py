@@ -83,6 +83,15 @@ def convert_pfenet_vgg(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor
     return out
 
 
+def _rename(key: str, table, what: str) -> str:
+    """``key`` renamed by the first ``(pattern, replacement)`` of ``table`` that matches its
+    start (``re.sub`` replacement: a string or a function of the match)."""
+    for pattern, target in table:
+        if re.match(pattern, key):
+            return re.sub(pattern, target, key, count=1)
+    raise ValueError(f'unexpected key {key!r} for {what}')
+
+
 # PFENet's VGG-16-BN stages (model/PFENet.py get_vgg16_layer): layer_s holds
 # features[_VGG16_STAGES[s]:...]; layer_s.j is features.(start + j)
 _VGG16_STAGES = (0, 7, 14, 24, 34)
@@ -130,12 +139,7 @@ def convert_pfenet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
             else:
                 out['backbone.' + key] = value
             continue
-        for pattern, target in _PFENET_HEAD:
-            if re.match(pattern, key):
-                out['decode_head.' + re.sub(pattern, target, key, count=1)] = value
-                break
-        else:
-            raise ValueError(f'unexpected key {key!r} for a PFENet model')
+        out['decode_head.' + _rename(key, _PFENET_HEAD, 'a PFENet model')] = value
     return out
 
 
@@ -192,7 +196,8 @@ _BAM_META = (
     (r'down_(query|supp)\.0\.', r'meta_head.down_\1.0.conv.'),
     (r'init_merge\.0\.', r'meta_head.init_merge.conv.'),
     (r'ASPP_meta\.layer6_0\.0\.', r'meta_head.aspp.image_pool.conv.'),
-    (r'ASPP_meta\.layer6_([1-4])\.0\.', None),  # branches.(i - 1)
+    (r'ASPP_meta\.layer6_([1-4])\.0\.',  # layer6_i -> branches.(i - 1)
+     lambda m: f'meta_head.aspp.branches.{int(m.group(1)) - 1}.conv.'),
     (r'res1_meta\.0\.', r'meta_head.res1_meta.conv.'),
     (r'res2_meta\.0\.', r'meta_head.res2_meta.0.conv.'),
     (r'res2_meta\.2\.', r'meta_head.res2_meta.1.conv.'),
@@ -223,15 +228,7 @@ def convert_bam(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         elif parts[0] == 'learner_base':  # Sequential(ppm, cls)
             psp[('ppm.' if parts[1] == '0' else 'cls.') + '.'.join(parts[2:])] = value
         else:
-            for pattern, target in _BAM_META:
-                match = re.match(pattern, key)
-                if match:
-                    if target is None:
-                        target = f'meta_head.aspp.branches.{int(match.group(1)) - 1}.conv.'
-                    out['decode_head.' + re.sub(pattern, target, key, count=1)] = value
-                    break
-            else:
-                raise ValueError(f'unexpected key {key!r} for a BAM model')
+            out['decode_head.' + _rename(key, _BAM_META, 'a BAM model')] = value
     for key, value in convert_bam_pspnet(psp).items():
         out[key.replace('decode_head.', 'decode_head.base_learner.', 1)
             if key.startswith('decode_head.') else key] = value
