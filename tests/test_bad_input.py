@@ -421,3 +421,47 @@ def test_class_folder_without_masks_is_an_error(tmp_path):
     with pytest.raises((ValueError, FileNotFoundError), match='bolt'):
         DATASETS.build(dict(type='ClassFolderDataset', data_root=str(root), split='val',
                             stats_cache_dir='')).full_init()
+
+
+def test_web_page_loader_refuses_bad_checkpoints(trained_shapes_model, tmp_path):
+    """tools/webui.py with a truncated or a foreign checkpoint: one error line, status 2,
+    no server started."""
+    import subprocess
+    import sys
+
+    import torch
+    config, checkpoint = trained_shapes_model
+    data = open(checkpoint, 'rb').read()
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(data[:len(data) // 2])
+    foreign = tmp_path / 'foreign.pth'
+    torch.save({'state_dict': {'fc.weight': torch.zeros(2, 2)}}, foreign)
+    for path, expected in ((cut, 'its end is missing'), (foreign, 'does not fit the model')):
+        proc = subprocess.run([sys.executable, f'{REPO}/tools/webui.py', config, str(path),
+                               '--port', '1'], capture_output=True, text=True, timeout=300)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode == 2 and lines[-1].startswith('error: '), proc.stderr[-2000:]
+        assert expected in lines[-1] and 'Running on' not in proc.stdout
+
+
+def test_dataset_unreadable_option_and_training_refetch(shapes_root, tmp_path):
+    """A bad ``unreadable`` value names itself; with 'skip', a training episode whose image
+    fails after the build is drawn again and counted (never a silent substitute)."""
+    from mmseg.registry import DATASETS
+    with pytest.raises(ValueError, match="unreadable must be 'error' or 'skip', got 'ignore'"):
+        DATASETS.build(small_shapes_cfg(shapes_root, split='train', unreadable='ignore'))
+    root = str(tmp_path / 'shapes')
+    shutil.copytree(shapes_root, root)
+    pipeline = [dict(type='ApplyToEpisode', transforms=[dict(type='LoadImageFromFile'),
+                                                        dict(type='LoadAnnotations')]),
+                dict(type='PackEpisodeInputs')]
+    ds = DATASETS.build(small_shapes_cfg(root, split='train', unreadable='skip',
+                                         stats_cache_dir='', pipeline=pipeline))
+    name = ds._query_names[0]
+    _break(ds.data_list[ds._name_to_index[name]]['img_path'], 'truncate')
+    np_state = np.random.get_state()
+    np.random.seed(0)
+    assert ds.prepare_data(0) is None  # query 0 is the broken image: mmengine refetches
+    assert ds.skipped_episodes == 1
+    assert ds[0] is not None  # BaseDataset.__getitem__ draws another episode
+    np.random.set_state(np_state)

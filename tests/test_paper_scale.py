@@ -331,3 +331,34 @@ def test_every_shapes_config_under_autocast(path, dtype):
     sum(terms.values()).backward()
     grads = [p.grad for p in _trainable(model) if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+NEW_FAMILY_PAPER_CONFIGS = [
+    'pfenet/pfenet_r50-d8_1xb4-200e_pascal5i-fold0-5shot.py',
+    'pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold0-1shot.py',
+    'bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-5shot.py',
+    'hsnet/hsnet_r50_1xb20-2000e_pascal5i-fold0-1shot.py',
+]
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16], ids=['fp16', 'bf16'])
+@pytest.mark.parametrize('name', NEW_FAMILY_PAPER_CONFIGS)
+def test_paper_configs_under_autocast(name, dtype):
+    """PFENet's, BAM's and HSNet's paper configs (their real widths, random weights, small
+    inputs): a training step under autocast with finite losses and (unscaled) gradients."""
+    from .test_configs import _offline
+    cfg = Config.fromfile(f'{REPO}/configs/{name}')
+    _offline(cfg)
+    cfg.model.data_preprocessor.size = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    k = cfg.train_dataloader.dataset.get('shot', 1)
+    with torch.autocast('cpu', dtype=dtype):
+        data = model.data_preprocessor(_batch(b=2, k=k, h=97, w=97, ori=(97, 97)), True)
+        losses = model(**data, mode='loss')
+    terms = {n: v for n, v in losses.items() if 'loss' in n}
+    assert terms and all(torch.isfinite(v).all() for v in terms.values()), terms
+    sum(terms.values()).backward()
+    grads = [p.grad for p in _trainable(model) if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
