@@ -80,66 +80,6 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
-def episode_seeds(dataset, num_seeds: int) -> list:
-    """The seeds of ``--seeds``: the protocol's seed list if it has one, else s, s+1, ...
-
-    Args:
-        dataset: The built test dataset.
-        num_seeds (int): N; -1 (a bare ``--seeds``) for all the protocol's seeds.
-    """
-    from mmfss.datasets.protocols import get_protocol
-    protocol = getattr(dataset, 'protocol', None)
-    listed = get_protocol(protocol).seeds if protocol else ()
-    if len(listed) > 1:
-        if num_seeds > len(listed):
-            raise ValueError(f'--seeds {num_seeds}: protocol {protocol!r} has {len(listed)} '
-                             f'seeds {list(listed)}')
-        return list(listed[:len(listed) if num_seeds == -1 else num_seeds])
-    if num_seeds == -1:
-        raise ValueError(f'a bare --seeds needs a protocol with a seed list; the test set has '
-                         f'protocol={protocol!r}: pass --seeds N')
-    return [int(dataset.seed) + k for k in range(num_seeds)]
-
-
-def evaluate_seeds(runner, cfg, seeds: list) -> dict:
-    """Run the test loop on the episode sets of ``seeds`` and summarise each metric.
-
-    The model is built and loaded once; before each run but the first the test dataloader
-    is rebuilt with the dataset's ``seed`` set to the next seed. Prints and returns, per
-    metric, the values, their mean and their standard deviation (population, ddof=0), and
-    dumps them to ``<work_dir>/seeds_summary.json``.
-    """
-    import numpy as np
-    from mmengine.config import Config
-    from mmengine.dist import is_main_process
-    from mmengine.logging import print_log
-
-    from mmfss.utils import dump_json
-    loader_cfg = cfg.test_dataloader
-    results = {}
-    for k, seed in enumerate(seeds):
-        if k > 0 or runner.test_dataloader.dataset.seed != seed:
-            loader = Config(loader_cfg.to_dict())
-            loader.dataset.seed = seed
-            runner.test_loop.dataloader = runner.build_dataloader(loader.to_dict(),
-                                                                  seed=runner.seed)
-        metrics = runner.test()
-        print_log(f'episode seed {seed}: ' + ', '.join(
-            f'{k}: {v:.2f}' for k, v in metrics.items() if isinstance(v, float)), 'current')
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)):
-                results.setdefault(key, []).append(float(value))
-    summary = {key: dict(values=values, mean=float(np.mean(values)), std=float(np.std(values)))
-               for key, values in results.items()}
-    lines = [f'{key}: {s["mean"]:.2f} +- {s["std"]:.2f}' for key, s in summary.items()
-             if not key.startswith('IoU.')]
-    print_log(f'over {len(seeds)} episode seeds {seeds}: ' + '; '.join(lines), 'current')
-    if is_main_process():
-        path = osp.join(cfg.work_dir, 'seeds_summary.json')
-        dump_json(dict(seeds=[int(s) for s in seeds], metrics=summary), path, indent=1)
-    return summary
-
-
 def main(argv=None):
     args = parse_args(argv)
     from mmfss.utils.tool_checks import run_tool
@@ -153,6 +93,7 @@ def test(args):
     from mmengine.runner import Runner
 
     import mmfss  # noqa: F401  registers mmfss modules (configs also import it)
+    from mmfss.apis.seed_evaluation import episode_seeds, evaluate_seeds
     from mmfss.datasets.protocols import write_episodes_file
     from mmfss.utils.checkpoint import check_checkpoint_fits
     from mmfss.utils.known_warnings import filter_known_warnings

@@ -48,8 +48,11 @@ class Protocol:
         seeds (tuple[int]): Episode seeds; the first is the default ``seed`` of a dataset,
             all of them are used by ``tools/test.py --seeds``.
         num_episodes (dict[str, int | None]): Episodes per seed of each benchmark
-            (``'pascal'``, ``'coco'``, ``'fss'``); None: every listed query once.
-        test_size (dict[str, int]): Input size of each benchmark.
+            (``'pascal'``, ``'coco'``, ``'fss'``; ``'shapes'``: the embedded Shapes-5i, read
+            as PASCAL-5i in miniature); None: every listed query once.
+        test_size (dict[str, int]): Input size of each benchmark (Shapes-5i's 96x96 images:
+            96 for PFENet/BAM, whose long side is about PASCAL's 500 at 473; 80 for HSNet,
+            400/473 of that).
         geometry (str): ``'pad_long_side'`` (keep ratio, long side = size, top-left, scored
             in the original label padded to a square) or ``'stretch'`` (size x size, scored
             there, or at the original size with ``use_original_imgsize``).
@@ -75,20 +78,22 @@ _PROTOCOLS = {
     # (it breaks when (iter_num - 1) * batch_size >= test_num) within `for e in range(20)`
     # passes over the list; manual_seed 321 in every config; val_size 473 / 641 (COCO);
     # workers 8 (config/pascal/*.yaml) and 16 (config/coco/*.yaml).
-    'pfenet': Protocol('pfenet', (321, ), dict(pascal=5001, coco=20001, fss=None),
-                       dict(pascal=473, coco=641, fss=473), 'pad_long_side', max_passes=20,
+    'pfenet': Protocol('pfenet', (321, ), dict(pascal=5001, coco=20001, fss=None, shapes=5001),
+                       dict(pascal=473, coco=641, fss=473, shapes=96), 'pad_long_side',
+                       max_passes=20,
                        workers=dict(pascal=8, coco=16, fss=0)),
     # BAM test.py: val_manual_seed 123, val_num 5 -> seeds [510, 365, 382, 322, 988];
     # test_num 1000 for both benchmarks; workers 8 in its PASCAL and COCO configs.
-    'bam': Protocol('bam', (510, 365, 382, 322, 988), dict(pascal=1000, coco=1000, fss=None),
-                    dict(pascal=473, coco=641, fss=473), 'pad_long_side',
+    'bam': Protocol('bam', (510, 365, 382, 322, 988),
+                    dict(pascal=1000, coco=1000, fss=None, shapes=1000),
+                    dict(pascal=473, coco=641, fss=473, shapes=96), 'pad_long_side',
                     workers=dict(pascal=8, coco=8, fss=0)),
     # HSNet test.py: fix_randseed(0); __len__ 1000 for PASCAL/COCO, every image for FSS-1000;
     # img_size 400 (its README's commands).
     # data/coco.py read_mask + load_frame: mask != class -> 0, so COCO's 255 is background
     # (data/pascal.py keeps it as ignore, extract_ignore_idx).
-    'hsnet': Protocol('hsnet', (0, ), dict(pascal=1000, coco=1000, fss=None),
-                      dict(pascal=400, coco=400, fss=400), 'stretch',
+    'hsnet': Protocol('hsnet', (0, ), dict(pascal=1000, coco=1000, fss=None, shapes=1000),
+                      dict(pascal=400, coco=400, fss=400, shapes=80), 'stretch',
                       ignore_as_background=('coco', )),
 }
 

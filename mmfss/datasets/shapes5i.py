@@ -5,6 +5,7 @@ from typing import List, Optional
 from mmseg.registry import DATASETS
 
 from .base_episodic_dataset import BaseEpisodicDataset, parse_pair_list
+from .protocols import hsnet_pair_episodes
 from .shapes5i_generator import SHAPES5I_CLASSES, generate_shapes5i
 
 __all__ = ['Shapes5iDataset', 'default_shapes5i_root']
@@ -47,6 +48,9 @@ class Shapes5iDataset(BaseEpisodicDataset):
     METAINFO = dict(classes=('background', ) + SHAPES5I_CLASSES)
     generates_data = True  # written on first use: the tools do not check data_root
     num_classes = 20
+    # the reference protocols read Shapes-5i as PASCAL-5i in miniature: their samplers, and
+    # the sizes of mmfss.datasets.protocols for 'shapes'; mmfss's own sampler by default
+    benchmark = 'shapes'
 
     def __init__(self,
                  data_root: Optional[str] = None,
@@ -71,3 +75,12 @@ class Shapes5iDataset(BaseEpisodicDataset):
 
     def load_data_list(self) -> List[dict]:
         return parse_pair_list(self.ann_file, self.data_root)
+
+    def hsnet_episodes(self) -> list:
+        """HSNet's PASCAL-5i sampler (:func:`~mmfss.datasets.protocols.hsnet_pair_episodes`)
+        over the ``(image, class)`` pairs of the list, class by class in name order (every
+        image where a novel class covers ``min_class_pixels``): HSNet ships such a file
+        for PASCAL; Shapes-5i's is derived from its labels."""
+        pairs = [(name, c) for c, pool in sorted(self.class_pools.items()) for name in pool]
+        num = len(pairs) if self.num_episodes is None else self.num_episodes
+        return hsnet_pair_episodes(pairs, self.shot, num, self.seed)

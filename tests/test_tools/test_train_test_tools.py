@@ -188,21 +188,3 @@ def test_dist_train_and_test_two_processes(tmp_path, shapes_root):
     two = {k: v for k, v in two.items() if k not in timing}
     one = {k: v for k, v in one.items() if k not in timing}
     assert two == one  # each episode counted once: identical numbers
-
-
-def test_seeds_follow_the_protocol():
-    """tools/test.py --seeds: BAM's five seeds under protocol='bam', else s, s+1, ..."""
-    import importlib.util
-    from types import SimpleNamespace
-    spec = importlib.util.spec_from_file_location('mmfss_test_tool', f'{REPO}/tools/test.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    bam = SimpleNamespace(protocol='bam', seed=510)
-    assert tool.episode_seeds(bam, -1) == [510, 365, 382, 322, 988]  # a bare --seeds
-    assert tool.episode_seeds(bam, 2) == [510, 365]
-    with pytest.raises(ValueError, match=r"--seeds 6: protocol 'bam' has 5 seeds"):
-        tool.episode_seeds(bam, 6)
-    assert tool.episode_seeds(SimpleNamespace(protocol='pfenet', seed=321), 3) == [321, 322, 323]
-    assert tool.episode_seeds(SimpleNamespace(protocol=None, seed=4), 2) == [4, 5]
-    with pytest.raises(ValueError, match='a bare --seeds needs a protocol with a seed list'):
-        tool.episode_seeds(SimpleNamespace(protocol=None, seed=4), -1)
