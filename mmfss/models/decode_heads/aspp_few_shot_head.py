@@ -12,6 +12,7 @@ from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
 from mmfss.ot.precision import full_precision, island_dtype
+from ..utils.lazy_levels import map_levels
 from ..utils import EpisodeFeatures, decode_losses, foreground_weights, masked_average_pooling
 
 __all__ = ['ASPPFewShotHead', 'BAMASPP']
@@ -120,7 +121,7 @@ class ASPPFewShotHead(BaseDecodeHead):
         prototypes = []
         for shot in range(feats.shot):
             support = self.down_supp(
-                self._transform_inputs([f[:, shot] for f in feats.support_feats]))
+                self._transform_inputs(map_levels(feats.support_feats, lambda f: f[:, shot])))
             weights = foreground_weights(feats.support_masks[:, shot], support.shape[-2:])
             prototypes.append(masked_average_pooling(support, weights, self.mask_eps))
         prototype = feats.shot_mean(torch.stack(prototypes, 1))[:, :, None, None]

@@ -12,6 +12,7 @@ from mmseg.utils import SampleList
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..utils.lazy_levels import map_levels
 from ..utils import (EpisodeFeatures, decode_losses, foreground_weights,
                      masked_average_pooling, shared_forward)
 
@@ -105,7 +106,7 @@ class PPMFewShotHead(BaseDecodeHead):
         b, k = feats.batch_size, feats.shot
         query, support = shared_forward(
             self.reduce, self._transform_inputs(feats.query_feats),
-            self._transform_inputs([f.flatten(0, 1) for f in feats.support_feats]))
+            self._transform_inputs(map_levels(feats.support_feats, lambda f: f.flatten(0, 1))))
         weights = foreground_weights(feats.support_masks.flatten(0, 1), support.shape[-2:])
         prototype = feats.shot_mean(masked_average_pooling(support, weights).view(b, k, -1))
         parts = [query, prototype[:, :, None, None].expand_as(query)]

@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
+from ..utils.lazy_levels import add_levels, map_levels
 from ..utils import EpisodeFeatures, resize_concat, shared_forward
 
 __all__ = ['MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding']
@@ -217,11 +218,11 @@ class MessageFlowNeck(BaseModule):
         b, k = feats.batch_size, feats.shot
         query, support = shared_forward(
             self.reduce, self._concat(feats.query_feats),
-            self._concat([f.flatten(0, 1) for f in feats.support_feats]))
+            self._concat(map_levels(feats.support_feats, lambda f: f.flatten(0, 1))))
         query, support = self._add_positions(query), self._add_positions(support)
         c, h, w = query.shape[1:]
         hs, ws = support.shape[-2:]
         q, s = self.flow(query.flatten(2), support.view(b, k, c, hs * ws))
         feats.query_feats = list(feats.query_feats) + [q.view(b, c, h, w)]
-        feats.support_feats = list(feats.support_feats) + [s.view(b, k, c, hs, ws)]
+        feats.support_feats = add_levels(feats.support_feats, [s.view(b, k, c, hs, ws)])
         return feats

@@ -14,6 +14,7 @@ from torch import Tensor
 from mmfss.ot import KERNEL_MIN_EPS_PER_COST, kernel_sinkhorn_scalings, sinkhorn
 from mmfss.ot.precision import full_precision, island_dtype
 from mmfss.ot.validation import value_checks
+from ..utils.lazy_levels import add_levels, map_levels
 from ..utils import (EpisodeFeatures, foreground_weights, masked_average_pooling,
                      resize_concat, segmentation_loss, shared_forward)
 
@@ -443,7 +444,7 @@ class OTGraphNeck(BaseModule):
     def forward(self, feats: EpisodeFeatures) -> EpisodeFeatures:
         b, k = feats.batch_size, feats.shot
         q_in = self._concat(feats.query_feats)
-        s_in = self._concat([f.flatten(0, 1) for f in feats.support_feats])
+        s_in = self._concat(map_levels(feats.support_feats, lambda f: f.flatten(0, 1)))
         q, s = shared_forward(self.reduce, q_in, s_in)
         c, h, w = q.shape[1:]
         hs, ws = s.shape[-2:]
@@ -476,7 +477,7 @@ class OTGraphNeck(BaseModule):
             messages = msg or messages
         support_out = sn.view(b, c, k, hs * ws).permute(0, 2, 1, 3).reshape(b, k, c, hs, ws)
         feats.query_feats = list(feats.query_feats) + [qn.view(b, c, h, w)]
-        feats.support_feats = list(feats.support_feats) + [support_out]
+        feats.support_feats = add_levels(feats.support_feats, [support_out])
         if feats.query_masks is not None and self.training:
             self._losses(feats, qn, support_out, messages, obj_w, bg_w, (h, w))
         return feats

@@ -9,8 +9,10 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from ..utils import BACKGROUND_RULES, EpisodeFeatures, SupportEncoding, fuse_ways
-from ..utils.backbone_stages import level_channels, stage_runner
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..utils import BACKGROUND_RULES, EpisodeFeatures, LazyLevels, SupportEncoding, fuse_ways
+from ..utils.backbone_stages import level_channels, prefix_runner, stage_runner
 
 __all__ = ['FewShotSegmentor']
 
@@ -53,6 +55,20 @@ class FewShotSegmentor(BaseSegmentor):
         necks (list[dict], optional): Episode necks, applied in order.
         freeze_backbone (bool): Keep the backbone in eval mode with no gradients (PFENet,
             BAM and CMNet stage 2 freeze a pretrained backbone).
+        defer_support_stage (bool): Run the backbone's last stage on the supports only when
+            a neck or head reads that level (:class:`~mmfss.models.utils.LazyLevels`): the
+            PFENet-style models read it masked (``PriorMaskNeck`` recomputes it), so the
+            unmasked one is skipped, as PFENet's code does. Taken where the backbone's
+            forward can be stopped before its last stage (mmseg's ResNet family, mmfss's VGG;
+            :func:`~mmfss.models.utils.backbone_stages.prefix_runner`) and no batch norm of
+            the backbone is in training mode (batch statistics would see other images); the
+            outputs equal the joint pass's (tests/test_models/test_segmentors). False: the
+            whole backbone on queries and supports together, always.
+        backbone_channels_last (bool): Feed the backbone (and its stages) channels-last
+            inputs, so that its convolutions run in the NHWC layout (oneDNN on the CPU,
+            cuDNN's tensor-core kernels on a GPU); its outputs are handed on contiguous, as
+            before. Outputs equal the NCHW ones to float rounding (1.7e-6 relative on
+            ResNet-50; tests/test_models/test_segmentors).
         train_cfg, test_cfg, data_preprocessor, init_cfg: As in mmseg's segmentors.
     """
 
@@ -61,6 +77,8 @@ class FewShotSegmentor(BaseSegmentor):
                  decode_head: ConfigType,
                  necks: Optional[List[ConfigType]] = None,
                  freeze_backbone: bool = False,
+                 defer_support_stage: bool = True,
+                 backbone_channels_last: bool = True,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -68,6 +86,9 @@ class FewShotSegmentor(BaseSegmentor):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self._stage_runner = stage_runner(self.backbone)
+        self._prefix_runner = prefix_runner(self.backbone)
+        self.defer_support_stage = defer_support_stage
+        self.backbone_channels_last = backbone_channels_last
         levels = (level_channels(self.backbone) if _wants_channels(necks, decode_head)
                   else None)
         self.necks = nn.ModuleList()
@@ -147,7 +168,7 @@ class FewShotSegmentor(BaseSegmentor):
                 'the families of mmfss.models.utils.backbone_stages (ResNet, MobileNetV2/V3, '
                 'SwinTransformer, MixVisionTransformer) and defines no run_stage(x, level)')
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
-            return self._stage_runner(x, level)
+            return self._in_layout(self._stage_runner, x, level)
 
     @property
     def _run_stage(self):
@@ -155,7 +176,7 @@ class FewShotSegmentor(BaseSegmentor):
 
     def _backbone(self, images: Tensor) -> List[Tensor]:
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
-            outs = self.backbone(images)
+            outs = self._in_layout(self.backbone, images)
         if isinstance(outs, Tensor):
             raise TypeError(f'{type(self.backbone).__name__} returned one tensor; the few-shot '
                             'models read several levels: give it out_indices with two or '
@@ -185,14 +206,17 @@ class FewShotSegmentor(BaseSegmentor):
         query, support = inputs['query'], inputs['support']
         b, k = support.shape[:2]
         flat_support = support.flatten(0, 1)
-        if query.shape[-2:] == support.shape[-2:]:
-            feats = self._backbone(torch.cat([query, flat_support]))
-            query_feats = [f[:b] for f in feats]
-            support_feats = [f[b:] for f in feats]
+        if self._can_defer_support_stage():
+            query_feats, support_feats = self._encode_deferred(query, flat_support, b, k)
         else:
-            query_feats = self._backbone(query)
-            support_feats = self._backbone(flat_support)
-        support_feats = [f.view(b, k, *f.shape[1:]) for f in support_feats]
+            if query.shape[-2:] == support.shape[-2:]:
+                feats = self._backbone(torch.cat([query, flat_support]))
+                query_feats = [f[:b] for f in feats]
+                support_feats = [f[b:] for f in feats]
+            else:
+                query_feats = self._backbone(query)
+                support_feats = self._backbone(flat_support)
+            support_feats = [f.view(b, k, *f.shape[1:]) for f in support_feats]
         feats = EpisodeFeatures(
             query_feats=query_feats,
             support_feats=support_feats,
@@ -204,6 +228,53 @@ class FewShotSegmentor(BaseSegmentor):
             run_stage=self._run_stage,
             backbone=type(self.backbone).__name__)
         return self._run_necks(feats)
+
+    def _in_layout(self, fn, x: Tensor, *args):
+        """``fn(x, *args)`` with ``x`` channels-last when ``backbone_channels_last``; the
+        output (a tensor, or a list/tuple of them) made contiguous again."""
+        if not (self.backbone_channels_last and x.dim() == 4):
+            return fn(x, *args)
+        out = fn(x.contiguous(memory_format=torch.channels_last), *args)
+        if isinstance(out, Tensor):
+            return out.contiguous()
+        return type(out)(o.contiguous() if isinstance(o, Tensor) else
+                         type(o)(t.contiguous() for t in o) for o in out)
+
+    def _can_defer_support_stage(self) -> bool:
+        """Whether :meth:`extract_feat` may defer the supports' last backbone stage."""
+        if not (self.defer_support_stage and self._prefix_runner is not None
+                and self._stage_runner is not None):
+            return False
+        n = getattr(self.backbone, 'out_indices', None)
+        if n is None or isinstance(n, int) or len(n) < 2:
+            return False
+        return not any(isinstance(m, _BatchNorm) and m.training
+                       for m in self.backbone.modules())
+
+    def _encode_deferred(self, query: Tensor, flat_support: Tensor, b: int, k: int):
+        """Backbone levels of the queries, and of the supports with the last level deferred
+        (:class:`LazyLevels`)."""
+        last = len(self.backbone.out_indices) - 1
+        grad = torch.is_grad_enabled() and not self.freeze_backbone
+        with torch.set_grad_enabled(grad):
+            if query.shape[-2:] == flat_support.shape[-2:]:
+                levels = self._in_layout(self._prefix_runner, torch.cat([query, flat_support]),
+                                         last - 1)
+                query_levels = [f[:b] for f in levels]
+                support_levels = [f[b:] for f in levels]
+            else:
+                query_levels = self._in_layout(self._prefix_runner, query, last - 1)
+                support_levels = self._in_layout(self._prefix_runner, flat_support, last - 1)
+            query_levels.append(self._in_layout(self._stage_runner, query_levels[-1], last))
+        before = support_levels[-1]
+
+        def compute() -> Tensor:
+            with torch.set_grad_enabled(grad):
+                out = self._in_layout(self._stage_runner, before, last)
+            return out.view(b, k, *out.shape[1:])
+
+        return query_levels, LazyLevels(
+            [f.view(b, k, *f.shape[1:]) for f in support_levels] + [compute])
 
     def _run_necks(self, feats: EpisodeFeatures) -> EpisodeFeatures:
         for neck in self.necks:

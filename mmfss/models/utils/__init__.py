@@ -2,6 +2,7 @@ from .cam_affinity_refinement import (affinity_refine, cam_boxes_mask, cam_boxes
                                       scale_cam)
 from .clip_grad_cam import clip_grad_cam
 from .episode_features import EpisodeFeatures
+from .lazy_levels import LazyLevels, add_levels, map_levels
 from .masked_average_pooling import foreground_weights, masked_average_pooling
 from .resize_concat import resize_concat
 from .shared_forward import shared_forward
@@ -13,5 +14,5 @@ __all__ = [
     'EpisodeFeatures', 'foreground_weights', 'masked_average_pooling', 'shared_forward',
     'resize_concat', 'SupportEncoding', 'fuse_ways', 'BACKGROUND_RULES', 'clip_grad_cam',
     'affinity_refine', 'cam_boxes_mask', 'cam_boxes_masks', 'scale_cam', 'decode_losses', 'pixel_accuracy',
-    'segmentation_loss'
+    'segmentation_loss', 'LazyLevels', 'map_levels', 'add_levels'
 ]

@@ -32,10 +32,15 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-__all__ = ['register_stage_runner', 'stage_runner', 'level_channels', 'STAGE_RUNNERS']
+__all__ = [
+    'register_stage_runner', 'stage_runner', 'level_channels', 'STAGE_RUNNERS',
+    'register_prefix_runner', 'prefix_runner', 'PREFIX_RUNNERS'
+]
 
 StageFn = Callable[[nn.Module, Tensor, int], Tensor]
+PrefixFn = Callable[[nn.Module, Tensor, int], List[Tensor]]
 STAGE_RUNNERS: Dict[str, StageFn] = {}
+PREFIX_RUNNERS: Dict[str, PrefixFn] = {}
 
 
 def register_stage_runner(*class_names: str):
@@ -48,6 +53,23 @@ def register_stage_runner(*class_names: str):
         return fn
 
     return wrap
+
+
+def register_prefix_runner(*class_names: str):
+    """Register ``fn(backbone, x, level) -> [outputs 0 .. level]`` (the backbone's own
+    forward stopped after output ``level``) for backbones of these class names."""
+
+    def wrap(fn: PrefixFn) -> PrefixFn:
+        for name in class_names:
+            PREFIX_RUNNERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def _out_indices(backbone: nn.Module) -> List[int]:
+    out_indices = backbone.out_indices
+    return [out_indices] if isinstance(out_indices, int) else list(out_indices)
 
 
 def _indices(backbone: nn.Module, level: int) -> Sequence[int]:
@@ -104,6 +126,46 @@ def _mit(backbone: nn.Module, x: Tensor, level: int) -> Tensor:
             x = block(x, hw)
         x = norm(x).transpose(1, 2).reshape(x.shape[0], -1, *hw)
     return x
+
+
+@register_prefix_runner('ResNet')
+def _resnet_prefix(backbone: nn.Module, x: Tensor, level: int) -> List[Tensor]:
+    # mmseg ResNet.forward, stopped after output ``level``
+    if backbone.deep_stem:
+        x = backbone.stem(x)
+    else:
+        x = backbone.relu(backbone.norm1(backbone.conv1(x)))
+    x = backbone.maxpool(x)
+    out_indices = _out_indices(backbone)
+    outs = []
+    for i, name in enumerate(backbone.res_layers[:out_indices[level] + 1]):
+        x = getattr(backbone, name)(x)
+        if i in out_indices:
+            outs.append(x)
+    return outs
+
+
+@register_prefix_runner('VGG')
+def _vgg_prefix(backbone: nn.Module, x: Tensor, level: int) -> List[Tensor]:
+    out_indices = _out_indices(backbone)
+    outs = []
+    for stage in range(out_indices[level] + 1):
+        x = backbone.run_stages(x, stage, stage)
+        if stage in out_indices:
+            outs.append(x)
+    return outs
+
+
+def prefix_runner(backbone: nn.Module) -> Optional[Callable[[Tensor, int], List[Tensor]]]:
+    """``run(x, level) -> [outputs 0 .. level]`` for ``backbone`` (its forward stopped after
+    output ``level``, equal to the first ``level + 1`` outputs of ``backbone(x)``), or None
+    when its class has no registered prefix runner (mmseg's ResNet family and mmfss's VGG
+    have one)."""
+    for cls in type(backbone).__mro__:
+        fn = PREFIX_RUNNERS.get(cls.__name__)
+        if fn is not None:
+            return lambda x, level, _fn=fn: _fn(backbone, x, level)
+    return None
 
 
 def stage_runner(backbone: nn.Module) -> Optional[Callable[[Tensor, int], Tensor]]:

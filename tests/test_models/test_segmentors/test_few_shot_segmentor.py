@@ -297,3 +297,74 @@ class TestSupportReuseAndWays:
             MODELS.build(_model_cfg(test_cfg=dict(mode='whole', background_rule='max')))
         with pytest.raises(ValueError, match='fg_threshold'):
             MODELS.build(_model_cfg(test_cfg=dict(mode='whole', fg_threshold=1.5)))
+
+
+# ------------------------------------------------------------- speed levers keep results
+LEVER_FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet')
+
+
+def _losses_and_logits(family, shot, **levers):
+    """Training losses (one step's forward, fixed dropout seed) and test logits of a family's
+    Shapes-5i model (small widths) built with ``levers``; also the deferred level's reads."""
+    import copy
+
+    from mmfss.models.utils import LazyLevels
+    from ...test_paper_scale import family_config
+    cfg = copy.deepcopy(family_config(family).model)
+    if shot > 1 and ('shot' in cfg.decode_head or cfg.decode_head.type == 'EnsembleFewShotHead'):
+        cfg.decode_head.shot = shot
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, **levers))
+    model.init_weights()
+    data = _batch(2, shot, 96, 96, (96, 96))
+    reads = []
+    get = LazyLevels.__getitem__
+
+    def spy(self, i):
+        if isinstance(i, int) and not self.computed(i):
+            reads.append(i)
+        return get(self, i)
+
+    LazyLevels.__getitem__ = spy
+    try:
+        model.train()
+        torch.manual_seed(5)
+        losses = model(**model.data_preprocessor(copy.deepcopy(data), True), mode='loss')
+        model.eval()
+        with torch.no_grad():
+            out = model(**model.data_preprocessor(copy.deepcopy(data), False), mode='predict')
+    finally:
+        LazyLevels.__getitem__ = get
+    losses = {k: v.detach() for k, v in losses.items() if 'loss' in k}
+    return losses, torch.stack([o.seg_logits.data for o in out]), reads, model
+
+
+@pytest.mark.parametrize('shot', [1, 2])
+@pytest.mark.parametrize('family', LEVER_FAMILIES)
+def test_levers_keep_losses_and_logits(family, shot):
+    """The supports' last backbone stage deferred (and never computed: every family reads
+    it masked) and the channels-last backbone: losses and logits equal the joint NCHW pass
+    to 1e-5 (issue: faster than the references, every change keeps results)."""
+    off, off_logits, _, _ = _losses_and_logits(family, shot, defer_support_stage=False,
+                                               backbone_channels_last=False)
+    on, on_logits, reads, model = _losses_and_logits(family, shot)
+    assert set(on) == set(off)
+    for key in off:
+        assert torch.allclose(on[key], off[key], rtol=1e-5, atol=1e-6), key
+    scale = off_logits.abs().max()
+    assert float((on_logits - off_logits).abs().max() / scale) < 1e-5
+    if family == 'hsnet':  # its hypercolumn backbone is read whole
+        assert not model._can_defer_support_stage()
+    else:
+        assert model._can_defer_support_stage() and reads == []
+
+
+def test_no_deferral_with_batch_statistics_in_training():
+    """A backbone whose batch norm is in training mode sees query and supports together, as
+    before: the deferral would change its statistics."""
+    model = MODELS.build(_model_cfg())  # freeze_backbone False: BN trains
+    model.train()
+    assert not model._can_defer_support_stage()
+    model.eval()
+    assert model._can_defer_support_stage()
+    assert not MODELS.build(_model_cfg(defer_support_stage=False))._can_defer_support_stage()

@@ -111,3 +111,33 @@ def test_own_backbone_with_run_stage_serves_the_prior():
     assert model.has_stages and model.decode_head.in_channels == 10
     x = torch.randn(2, 4, 5, 5)
     torch.testing.assert_close(model.run_backbone_stage(x, 1), model.backbone.b(x))
+
+
+@pytest.mark.parametrize('name', ['resnet18', 'resnext'])
+def test_prefix_is_the_backbone_stopped_early(name):
+    """prefix_runner(backbone)(x, level): the first level + 1 outputs of backbone(x), bitwise."""
+    from mmfss.models.utils.backbone_stages import prefix_runner
+    backbone = _build(name)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        full = backbone(x)
+        run = prefix_runner(backbone)
+        for level in range(len(full)):
+            outs = run(x, level)
+            assert len(outs) == level + 1
+            for a, b in zip(outs, full):
+                assert torch.equal(a, b)
+
+
+def test_vgg_prefix_and_families_without_one():
+    from mmfss.models.utils.backbone_stages import prefix_runner
+    torch.manual_seed(0)
+    vgg = MODELS.build(dict(type='VGG', depth=16, out_indices=(1, 2, 3, 4)))
+    vgg.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        full = vgg(x)
+        outs = prefix_runner(vgg)(x, 2)
+    assert all(torch.equal(a, b) for a, b in zip(outs, full[:3])) and len(outs) == 3
+    for name in ('mit', 'swin', 'vit', 'mobilenetv2'):
+        assert prefix_runner(_build(name)) is None  # the segmentor runs them whole
