@@ -11,7 +11,10 @@
 #      torch.cuda.max_memory_allocated;
 #   3. tools/train.py --amp on the Shapes-5i baseline (mmengine's Runner, generated data)
 #      and, with 2 or more GPUs, the same through tools/dist_train.sh on 2 GPUs (DDP,
-#      SyncBN).
+#      SyncBN);
+#   4. tools/analysis_tools/benchmark_speed.py --device cuda: the baseline and CMNet next to
+#      mmfss's PFENet port, DOTGraph next to BAM, the baseline compiled next to eager
+#      (training step and inference, alternating rounds; CUDA only, --skip-speed).
 # Without CUDA the same stages run their CPU path on the Shapes-5i configs (CI runs it, so
 # it cannot rot). Exit status 1 when anything failed; the table says what.
 import argparse
@@ -38,6 +41,7 @@ PAPER_CONFIGS = [
     'pfenet/pfenet_r50-d8_1xb4-200e_pascal5i-fold0-5shot.py',
     'pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold0-1shot.py',
     'pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold0-5shot.py',
+    'pfenet/pfenet_r101-d8_4xb8-50e_coco20i-fold0-1shot.py',
     'bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-1shot.py',
     'bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-5shot.py',
     'bam/bam_r50-d8_4xb2-50e_coco20i-fold0-1shot.py',
@@ -77,6 +81,8 @@ def parse_args():
     parser.add_argument('--skip-tests', action='store_true', help='skip stage 1 (pytest)')
     parser.add_argument('--skip-runner', action='store_true',
                         help='skip stage 3 (tools/train.py and tools/dist_train.sh)')
+    parser.add_argument('--skip-speed', action='store_true',
+                        help='skip stage 4 (benchmark_speed.py, CUDA only)')
     parser.add_argument('--work-dir', default='work_dirs/gpu_check',
                         help='where the table (gpu_check.json, gpu_check.md) is written')
     return parser.parse_args()
@@ -368,6 +374,17 @@ def main() -> int:
             failures += 'error' in row and not status.startswith('skipped')
             print(f"   {row['config']}: {status} {row.get('log', '')}", flush=True)
     report = table(rows, device_name)
+    if device.startswith('cuda') and not args.skip_speed:
+        print('== stage 4: benchmark_speed.py --device cuda', flush=True)
+        proc = subprocess.run(
+            [sys.executable, 'tools/analysis_tools/benchmark_speed.py', '--device', device,
+             '--pairs', 'baseline:pfenet', 'cmnet:pfenet', 'dotgraph:bam',
+             'baseline+compile:baseline', '--repeats', '5', '--warmup', '2'],
+            cwd=REPO, capture_output=True, text=True)
+        failures += proc.returncode != 0
+        speed = proc.stdout[proc.stdout.find('device:'):] if proc.returncode == 0 else \
+            f'benchmark_speed.py failed: {proc.stderr.strip().splitlines()[-1:]}'
+        report += '\n\nSpeed (tools/analysis_tools/benchmark_speed.py):\n' + speed
     print(report)
     with open(osp.join(args.work_dir, 'gpu_check.md'), 'w') as f:
         f.write(report + '\n')

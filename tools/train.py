@@ -30,6 +30,11 @@ def parse_args():
         '--amp-dtype', choices=['auto', 'bfloat16', 'float16'], default='auto',
         help='with --amp: force the autocast dtype (default: auto)')
     parser.add_argument(
+        '--compile', action='store_true',
+        help="torch.compile the model's training step (mmengine's `compile` config; "
+        "default options unless the config sets compile=dict(...), e.g. --cfg-options "
+        'compile.backend=aot_eager); the first iterations compile, later ones are faster')
+    parser.add_argument(
         '--cfg-options', nargs='+', metavar='KEY=VALUE',
         help='override some settings in the used config, the key-value pair in xxx=yyy '
         'format will be merged into config file. If the value to be overwritten is a list, '
@@ -86,6 +91,12 @@ def train(args):
             cfg.optim_wrapper.type = 'MixedPrecisionOptimWrapper'
             cfg.optim_wrapper.dtype = args.amp_dtype
             cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    if args.compile or cfg.get('compile'):
+        from mmfss.engine import configure_compile
+        configure_compile()
+        if args.compile and not cfg.get('compile'):
+            cfg.compile = dict()
 
     if args.resume == 'auto':
         cfg.resume = True

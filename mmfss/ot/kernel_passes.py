@@ -145,7 +145,10 @@ def _use_extension(kernel: Tensor, grad: Optional[Tensor] = None) -> bool:
     if BACKEND not in ('auto', 'torch'):
         raise ValueError(f"mmfss.ot.kernel_passes.BACKEND must be 'auto' or 'torch', got "
                          f'{BACKEND!r}')
+    # under torch.compile the torch path, which the compiler traces and fuses (the
+    # extension's passes are opaque to it: each call would break the graph)
     return (BACKEND == 'auto' and _ext is not None and kernel.device.type == 'cpu'
+            and not torch.compiler.is_compiling()
             and kernel.dtype in (torch.float32, torch.float64) and kernel.is_contiguous()
             and (grad is None or (grad.dtype == kernel.dtype and grad.device.type == 'cpu'
                                   and grad.stride(-1) == 1)))

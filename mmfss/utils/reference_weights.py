@@ -145,8 +145,10 @@ def convert_pfenet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
 
 def convert_bam_pspnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """BAM's PSPNet base learner (``initmodel/PSPNet/.../best.pth``) -> an mmseg PSPNet
-    checkpoint's state dict: ``backbone.*`` (``ResNetV1c(stem_channels=128)``) and
-    ``decode_head.*`` (``PSPHead``), what ``configs/base_learner`` trains.
+    checkpoint's state dict: ``backbone.*`` (``ResNetV1c(stem_channels=128)``, or mmfss's
+    ``VGG`` for BAM's VGG-16 base learners) and ``decode_head.*`` (``PSPHead``; VGG:
+    ``PSPBottleneckHead(channels=128, bottleneck_channels=512)``), what
+    ``configs/base_learner`` trains.
 
     BAM's ``OneModel`` registers its ResNet twice (``layer0..4`` and ``encoder.0..4``); the
     copies are checked to be equal and one is kept.
@@ -156,6 +158,8 @@ def convert_bam_pspnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor
     """
     state = _strip(state)
     out: Dict[str, torch.Tensor] = {}
+    # VGG-16-BN (PFENet's split, get_vgg16_layer): layer_s.j are plain features modules
+    vgg = 'layer1.0.weight' in state or 'encoder.1.0.weight' in state
 
     def put(key, value, source):
         if key in out and not torch.equal(out[key], value):
@@ -167,7 +171,10 @@ def convert_bam_pspnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor
         if parts[0] == 'encoder':  # encoder.i == layer_i
             parts = [f'layer{parts[1]}'] + parts[2:]
         head = parts[0]
-        if head == 'layer0':
+        if vgg and re.fullmatch(r'layer[0-4]', head):
+            index = _VGG16_STAGES[int(head[-1])] + int(parts[1])
+            put('backbone.' + '.'.join(['features', str(index)] + parts[2:]), value, key)
+        elif head == 'layer0':
             if parts[1] not in _LAYER0:
                 raise ValueError(f'unexpected key {key!r} in BAM layer0')
             put('backbone.' + '.'.join([_LAYER0[parts[1]]] + parts[2:]), value, key)
@@ -209,7 +216,7 @@ _BAM_META = (
 
 def convert_bam(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """A trained BAM (chunbolang/BAM ``OneModel``: ``{'state_dict': ...}``, ``module.``
-    keys; ResNet backbone) -> mmfss's ``configs/bam`` model: ``backbone.*``, the base
+    keys; ResNet-50 or VGG-16-BN backbone) -> mmfss's ``configs/bam`` model: ``backbone.*``, the base
     learner (``learner_base`` = the PSPNet's ``ppm`` and ``cls``) as
     ``decode_head.base_learner.*``, the meta learner as ``decode_head.meta_head.*``
     (:class:`~mmfss.models.ASPPFewShotHead`) and ``gram_merge``, ``cls_merge``,
@@ -402,10 +409,17 @@ for _i in range(4):
         where=PFENET_MODELS_URL, converter='pfenet2mmfss.py')
 for _data in ('pascal', 'coco'):
     for _i in range(4):
-        REFERENCE_FILES[f'pretrain/bam_pspnet_resnet50_{_data}_split{_i}.pth'] = dict(
-            file=f'PSPNet/{_data}/split{_i}/resnet50/best.pth',
-            what=f"BAM's PSPNet base learner of {_data} fold {_i}", where=BAM_PSPNET_URL,
-            converter='bam_pspnet2mmfss.py')
+        for _net, _name in (('resnet50', 'ResNet-50'), ('vgg', 'VGG-16')):
+            REFERENCE_FILES[f'pretrain/bam_pspnet_{_net}_{_data}_split{_i}.pth'] = dict(
+                file=f'PSPNet/{_data}/split{_i}/{_net}/best.pth',
+                what=f"BAM's {_name} PSPNet base learner of {_data} fold {_i}",
+                where=BAM_PSPNET_URL, converter='bam_pspnet2mmfss.py')
+            for _k in (1, 5):
+                REFERENCE_FILES[f'pretrain/bam_{_net}_{_data}_split{_i}_{_k}shot.pth'] = dict(
+                    file=(f'exp/{_data}/BAM/split{_i}/{_net}/snapshot/<checkpoint>.pth '
+                          f'({_k}-shot)'),
+                    what=f"BAM's released {_name} {_k}-shot model of {_data} fold {_i}",
+                    where=BAM_MODELS_URL, converter='bam2mmfss.py')
 
 
 def reference_file_help(path: str) -> Optional[str]:

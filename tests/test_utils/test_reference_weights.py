@@ -486,3 +486,81 @@ def test_swin_release_converts_exactly(tmp_path):
                            str(tmp_path / 'x.pth')], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().startswith('error:')
     assert 'unexpected key' in proc.stderr and not (tmp_path / 'x.pth').exists()
+
+
+class RefVGGPSPNet(nn.Module):
+    """BAM model/PSPNet.py ``OneModel`` with ``vgg: True``: torchvision's VGG-16-BN features
+    (max pools with ``ceil_mode``, as BAM's ``model/vgg.py``) split as PFENet's
+    ``get_vgg16_layer`` (0-6, 7-13, 14-23, 24-33, 34-42), ``encoder`` the
+    same modules again, PPM with 512 / 4 = 128 channels per bin, ``cls`` 3x3 (1024 -> 512) +
+    BN + ReLU + Dropout2d + 1x1 classifier."""
+
+    def __init__(self, classes=16):
+        super().__init__()
+        import torchvision
+        features = torchvision.models.vgg16_bn(weights=None).features
+        for m in features:  # PFENet's and BAM's model/vgg.py pool with ceil_mode=True
+            if isinstance(m, nn.MaxPool2d):
+                m.ceil_mode = True
+        bounds = (0, 7, 14, 24, 34, 43)
+        for i in range(5):
+            setattr(self, f'layer{i}', nn.Sequential(*features[bounds[i]:bounds[i + 1]]))
+        self.encoder = nn.Sequential(self.layer0, self.layer1, self.layer2, self.layer3,
+                                     self.layer4)
+        self.ppm = RefPPM(512, 128, (1, 2, 3, 6))
+        self.cls = nn.Sequential(nn.Conv2d(1024, 512, 3, padding=1, bias=False),
+                                 nn.BatchNorm2d(512), nn.ReLU(inplace=True),
+                                 nn.Dropout2d(p=0.1), nn.Conv2d(512, classes, 1))
+
+    def forward(self, x):
+        return self.cls(self.ppm(self.encoder(x)))
+
+
+def test_bam_vgg_model_converts_exactly(tmp_path):
+    """A whole BAM VGG-16 checkpoint (its PSPNet's layer0-4 as PFENet splits VGG-16-BN,
+    learner_base = (ppm, cls) with 128-channel bins and a 512-channel bottleneck, the meta
+    learner over 512 + 256 channels) -> configs/bam VGG: every key mapped, strict load; the
+    backbone and the base learner compute what BAM's modules compute."""
+    from ..test_models.test_decode_heads.test_aspp_few_shot_head import _BAMMeta
+    psp = randomize(RefVGGPSPNet(classes=16), seed=31)
+    ref = nn.Module()
+    for name in ('layer0', 'layer1', 'layer2', 'layer3', 'layer4'):
+        setattr(ref, name, getattr(psp, name))
+    ref.learner_base = nn.Sequential(psp.ppm, psp.cls)
+    meta = randomize(_BAMMeta(768, c=256), seed=32)
+    for name, module in meta.named_children():
+        setattr(ref, name, module)
+    ref.gram_merge = nn.Conv2d(2, 1, 1, bias=False)
+    ref.cls_merge = nn.Conv2d(2, 1, 1, bias=False)
+    randomize(ref, seed=33)
+    src = tmp_path / 'train_epoch_85_0.6318.pth'
+    torch.save(dict(epoch=85, state_dict={f'module.{k}': v for k, v in
+                                          ref.state_dict().items()}), src)
+    state = run_converter('bam2mmfss', src, tmp_path / 'converted.pth')
+    cfg = Config.fromfile(osp.join(REPO, 'configs/bam/bam_vgg16_4xb2-200e_pascal5i-fold0-1shot.py'))
+    cfg.model.backbone.init_cfg = None
+    cfg.model.decode_head.base_learner_init = None
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(state, strict=True)
+    assert len(state) == len(ref.state_dict())
+    model.eval()
+    psp.eval()
+    x = torch.randn(1, 3, 97, 97, generator=torch.Generator().manual_seed(34))
+    with torch.no_grad():
+        feats = model.backbone(x)
+        y = x
+        theirs = []
+        for i in range(5):
+            y = getattr(psp, f'layer{i}')(y)
+            theirs.append(y)
+        for i, (a, b) in enumerate(zip(feats, theirs[1:]), 1):
+            assert_close(a, b, f'VGG layer{i}')
+        base = model.decode_head.base_learner(list(feats))
+        assert_close(base, psp(x), 'VGG base learner logits')
+    # the PSPNet base learner alone converts the same way (bam_pspnet2mmfss.py)
+    src = tmp_path / 'best.pth'
+    torch.save(dict(state_dict={f'module.{k}': v for k, v in psp.state_dict().items()}), src)
+    alone = run_converter('bam_pspnet2mmfss', src, tmp_path / 'psp.pth')
+    assert all(torch.equal(state[k], v) for k, v in alone.items() if k.startswith('backbone.'))
+    head = {k[len('decode_head.'):]: v for k, v in alone.items() if k.startswith('decode_head.')}
+    assert all(torch.equal(state[f'decode_head.base_learner.{k}'], v) for k, v in head.items())

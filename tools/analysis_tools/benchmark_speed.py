@@ -16,7 +16,9 @@ CUDA's ``max_memory_allocated`` on a GPU, the process's peak resident set on the
 includes the interpreter and the libraries, the same for every side).
 
 A side is a method of mmfss (``baseline``, ``cmnet``, ``dotgraph``, ``pfenet``, ``bam``,
-``hsnet``: the ports of PFENet, BAM and HSNet are equal to their reference code to 1e-5, see
+``hsnet``; ``NAME+compile``: its ``train_step`` and ``test_step`` under ``torch.compile``,
+as ``tools/train.py --compile``, the warm-up rounds absorbing the compilation; the ports
+of PFENet, BAM and HSNet are equal to their reference code to 1e-5, see
 docs/reference_parity.md) or, with ``--reference-root NAME=DIR``, the reference's own code
 (``pfenet@ref``: dvlab-research/PFENet's ``model/PFENet.py`` from a checkout at DIR, run as
 its ``train.py`` runs it: backbone frozen, SGD over its other modules, ``aux_weight`` 1).
@@ -61,6 +63,8 @@ def cpu_name() -> str:
 
 def parse_side(side: str, roots: dict) -> str:
     name, _, ref = side.partition('@')
+    if name.endswith('+compile') and not ref:
+        name = name[:-len('+compile')]
     if ref:
         if ref != 'ref' or name not in REFERENCES:
             raise ValueError(f'{side!r}: a reference side is one of '
@@ -69,7 +73,8 @@ def parse_side(side: str, roots: dict) -> str:
             raise ValueError(f'{side!r} needs --reference-root {name}=DIR (a checkout of the '
                              "reference's code)")
     elif name not in METHODS:
-        raise ValueError(f'{side!r} is not one of {", ".join(METHODS)} (or NAME@ref)')
+        raise ValueError(f'{side!r} is not one of {", ".join(METHODS)} (or NAME+compile, '
+                         'NAME@ref)')
     return side
 
 
@@ -128,7 +133,7 @@ def parse_args(argv=None):
 class MmfssSide:
     """A method of mmfss from its paper config, random weights, synthetic episodes."""
 
-    def __init__(self, name: str, args) -> None:
+    def __init__(self, name: str, args, compiled: bool = False) -> None:
         import copy
 
         import torch
@@ -156,6 +161,11 @@ class MmfssSide:
         size = (args.crop, args.crop)
         self.train_data = synthetic_batch(args.batch, args.shot, size, 'aeroplane', True)
         self.test_data = synthetic_batch(1, args.shot, size, 'aeroplane', False)
+        if compiled:  # as tools/train.py --compile (mmengine compiles train_step)
+            from mmfss.engine import configure_compile
+            configure_compile()
+            self.model.train_step = torch.compile(self.model.train_step)
+            self.model.test_step = torch.compile(self.model.test_step)
 
     def train_step(self) -> None:
         import copy
@@ -230,6 +240,8 @@ def build_side(side: str, args):
     name, _, ref = side.partition('@')
     if ref:
         return PFENetReference(args.roots[name], args)
+    if name.endswith('+compile'):
+        return MmfssSide(name[:-len('+compile')], args, compiled=True)
     return MmfssSide(name, args)
 
 

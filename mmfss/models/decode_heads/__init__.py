@@ -4,8 +4,9 @@ from .ensemble_few_shot_head import (EnsembleFewShotHead, gram_matrix, kshot_wei
 from .feature_enrichment_head import FeatureEnrichmentHead
 from .hypercorrelation_head import HypercorrelationHead, hypercorrelation
 from .ppm_few_shot_head import PPMFewShotHead
+from .psp_bottleneck_head import PSPBottleneckHead
 
 __all__ = [
     'PPMFewShotHead', 'EnsembleFewShotHead', 'FeatureEnrichmentHead', 'ASPPFewShotHead',
-    'BAMASPP', 'HypercorrelationHead', 'hypercorrelation', 'gram_matrix', 'scene_difference', 'kshot_weights'
+    'BAMASPP', 'PSPBottleneckHead', 'HypercorrelationHead', 'hypercorrelation', 'gram_matrix', 'scene_difference', 'kshot_weights'
 ]

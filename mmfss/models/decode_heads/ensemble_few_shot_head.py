@@ -110,6 +110,12 @@ class EnsembleFewShotHead(BaseDecodeHead):
         base_learner_init (dict, optional): ``init_cfg`` of the base learner, e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='decode_head.')``.
         gram_index (int): Backbone level of the scene difference.
+        gram_size_index (int, optional): Resize the ``gram_index`` level of the query and
+            the supports to the size of this level (bilinear, ``align_corners`` of the head)
+            before their Gram matrices: BAM with VGG-16 resizes layer2 (1/8) to layer3
+            (1/16) first and computes the Gram matrices there (``model/BAM.py``: its
+            ``query_feat_2`` / ``supp_feat_2`` are reassigned before they are read). None:
+            the level as the backbone gives it (BAM with ResNet).
         shot (int): Shots K of the episodes; K > 1 builds ``kshot_rw`` (BAM builds it only
             then, and its size depends on K: a model serves one K).
         kshot_trans_dim (int): Hidden width of ``kshot_rw`` (BAM's default 2; 0: one
@@ -124,6 +130,7 @@ class EnsembleFewShotHead(BaseDecodeHead):
                  base_learner: ConfigType,
                  base_learner_init: Optional[dict] = None,
                  gram_index: int = 1,
+                 gram_size_index: Optional[int] = None,
                  shot: int = 1,
                  kshot_trans_dim: int = 2,
                  loss_meta: Optional[dict] = dict(
@@ -143,6 +150,7 @@ class EnsembleFewShotHead(BaseDecodeHead):
         for p in self.base_learner.parameters():
             p.requires_grad = False
         self.gram_index = gram_index
+        self.gram_size_index = gram_size_index
         if not (isinstance(shot, int) and shot >= 1):
             raise ValueError(f'shot must be an int >= 1, got {shot!r}')
         if not (isinstance(kshot_trans_dim, int) and kshot_trans_dim >= 0):
@@ -175,8 +183,15 @@ class EnsembleFewShotHead(BaseDecodeHead):
     def _reweight_shots(self, feats: EpisodeFeatures) -> Tensor:
         """Per-shot scene differences, BAM's shot weights set on ``feats`` (K > 1) and the
         per-shot priors re-aggregated with them. Returns psi [B]."""
-        psi = scene_difference(feats.query_feats[self.gram_index],
-                               feats.support_feats[self.gram_index])
+        query = feats.query_feats[self.gram_index]
+        support = feats.support_feats[self.gram_index]
+        if self.gram_size_index is not None:
+            size = feats.query_feats[self.gram_size_index].shape[-2:]
+            query = resize(query, size=size, mode='bilinear', align_corners=self.align_corners)
+            b, k = support.shape[:2]
+            support = resize(support.flatten(0, 1), size=size, mode='bilinear',
+                             align_corners=self.align_corners).view(b, k, -1, *size)
+        psi = scene_difference(query, support)
         k = psi.shape[1]
         if k != self.shot:
             raise ValueError(f'EnsembleFewShotHead(shot={self.shot}) got {k}-shot episodes: '

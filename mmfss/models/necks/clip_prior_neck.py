@@ -266,6 +266,7 @@ class CLIPPriorNeck(BaseModule):
             prompts.append(self.bg_template.format(name))
         return prompts + [self.fg_template.format(w) for w in self.background_vocabulary]
 
+    @torch.compiler.disable  # tokenizer and cache: host work, outside a compiled graph
     @torch.no_grad()
     def text_embeddings(self, class_names: Sequence[str]) -> Tensor:
         """[N, P, D] normalised embeddings of each image's prompt set, cached per prompt."""
@@ -301,6 +302,9 @@ class CLIPPriorNeck(BaseModule):
                 rgb01 = F.interpolate(rgb01, size=size, mode='bicubic', align_corners=False)
             return (rgb01 - self.clip_mean.to(dtype)) / self.clip_std.to(dtype)
 
+    # the Grad-CAM differentiates CLIP itself and boxes its maps on the host: eager under
+    # torch.compile, one graph break per call
+    @torch.compiler.disable
     def cams(self, images: Tensor, class_names: Sequence[str]) -> Dict[str, Tensor]:
         """Scaled (and refined) CAMs [N, T, h, w] at CLIP's patch grid of ``images``; T = 2
         (foreground, background) or 1 with ``bg_prompt='none'``. Also returns what

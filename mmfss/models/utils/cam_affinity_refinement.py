@@ -28,6 +28,7 @@ def _boxes(scores: np.ndarray, threshold: float) -> np.ndarray:
     return mask
 
 
+@torch.compiler.disable  # OpenCV on the host: one graph break under torch.compile
 def cam_boxes_masks(cams: Tensor, threshold: float = 0.4) -> Tensor:
     """Union of the bounding boxes of each CAM's high-score regions (PI-CLIP ``utils.py``
     ``scoremap2bbox`` with ``multi_contour_eval=True``), for a batch of maps.

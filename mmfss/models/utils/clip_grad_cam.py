@@ -185,6 +185,7 @@ def resnet_scores(visual: nn.Module, hooked: Tensor, text: Tensor, tau: float) -
     return _probabilities(pooled[0], text, tau)
 
 
+@torch.compiler.disable  # its own backward (torch.autograd.grad): runs eagerly when compiled
 def clip_grad_cam(visual: nn.Module, images: Tensor, text: Tensor, targets: Sequence[int],
                   tau: float, attn_layers: int = 0) -> Dict[str, Tensor]:
     """Grad-CAMs of prompts ``targets`` for CLIP-normalised ``images``.

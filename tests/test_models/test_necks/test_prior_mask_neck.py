@@ -122,10 +122,7 @@ def test_prior_equals_pfenet_statement_on_resnet50(shot):
     torch.manual_seed(0)
     cfg = Config.fromfile(f'{REPO}/configs/_base_/models/fss-baseline_r50-d8.py').model
     cfg.backbone.init_cfg = None
-    # the statement runs NCHW: compared in that layout (the channels-last lever is held to
-    # 1e-5 on losses and logits in test_few_shot_segmentor.py; this min-max normalised
-    # prior amplifies its rounding to ~1e-5)
-    model = MODELS.build(dict(cfg, backbone_channels_last=False)).eval()
+    model = MODELS.build(cfg).eval()
     b, size = 2, 65
     query = torch.randn(b, 3, size, size)
     supports = torch.randn(b, shot, 3, size, size)

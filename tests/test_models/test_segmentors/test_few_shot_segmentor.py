@@ -343,11 +343,16 @@ def _losses_and_logits(family, shot, **levers):
 @pytest.mark.parametrize('family', LEVER_FAMILIES)
 def test_levers_keep_losses_and_logits(family, shot):
     """The supports' last backbone stage deferred (and never computed: every family reads
-    it masked) and the channels-last backbone: losses and logits equal the joint NCHW pass
-    to 1e-5 (issue: faster than the references, every change keeps results)."""
+    it masked), and the opt-in channels-last backbone: losses and logits equal the joint
+    NCHW pass to 1e-5 (issue: faster than the references, every change keeps results)."""
     off, off_logits, _, _ = _losses_and_logits(family, shot, defer_support_stage=False,
                                                backbone_channels_last=False)
     on, on_logits, reads, model = _losses_and_logits(family, shot)
+    assert model.defer_support_stage and not model.backbone_channels_last  # the defaults
+    for key in off:  # the deferral alone: the same numbers
+        assert torch.allclose(on[key], off[key], rtol=1e-6, atol=1e-7), key
+    assert float((on_logits - off_logits).abs().max() / off_logits.abs().max()) < 1e-6
+    on, on_logits, _, _ = _losses_and_logits(family, shot, backbone_channels_last=True)
     assert set(on) == set(off)
     for key in off:
         assert torch.allclose(on[key], off[key], rtol=1e-5, atol=1e-6), key

@@ -1,0 +1,7 @@
+_base_ = ['./bam_vgg16_4xb2-50e_coco20i-fold2-1shot.py']
+shot = 5
+released_checkpoint = 'pretrain/bam_vgg_coco_split2_5shot.pth'
+model = dict(decode_head=dict(shot=shot))
+train_dataloader = dict(dataset=dict(shot=shot))
+val_dataloader = dict(dataset=dict(shot=shot))
+test_dataloader = val_dataloader
