@@ -338,7 +338,9 @@ NEW_FAMILY_PAPER_CONFIGS = [
     'pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold0-1shot.py',
     'pfenet/pfenet_r101-d8_4xb8-50e_coco20i-fold0-1shot.py',
     'bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-5shot.py',
+    'bam/bam_vgg16_4xb2-200e_pascal5i-fold0-5shot.py',
     'hsnet/hsnet_r50_1xb20-2000e_pascal5i-fold0-1shot.py',
+    'hsnet/hsnet_vgg16_1xb20-2000e_pascal5i-fold0-1shot.py',
 ]
 
 

@@ -244,22 +244,23 @@ def convert_bam(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
 
 def convert_hsnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """A trained HSNet (juhongm999/hsnet: a plain state dict of its DataParallel model,
-    ``module.backbone.*`` torchvision ResNet, ``module.hpn_learner.*``) -> mmfss's
+    ``module.backbone.*`` torchvision ResNet or VGG-16, ``module.hpn_learner.*``) -> mmfss's
     ``configs/hsnet`` model: ``backbone.*`` (``HypercolumnResNet``: torchvision's names are
-    mmseg's ResNet's; the ImageNet ``fc`` is dropped) and ``decode_head.*``
+    mmseg's ResNet's; ``HypercolumnVGG``: torchvision's ``features.N``; the ImageNet ``fc``
+    / ``classifier`` is dropped) and ``decode_head.*``
     (:class:`~mmfss.models.HypercorrelationHead`, HSNet's module names).
 
     Raises:
-        ValueError: a key is not one of HSNet's (its VGG-16 backbone is not supported yet).
+        ValueError: a key is not one of HSNet's.
     """
     out: Dict[str, torch.Tensor] = {}
     for key, value in _strip(state).items():
         if key.startswith('backbone.'):
             if key.startswith('backbone.fc.'):
                 continue
-            if key.startswith('backbone.features.'):
-                raise ValueError(f'{key!r}: HSNet\'s VGG-16 backbone is not supported yet')
-            out[key] = value
+            if key.startswith('backbone.classifier.'):  # VGG-16's ImageNet classifier
+                continue
+            out[key] = value  # ResNet: mmseg's names; VGG-16: features.N, as HypercolumnVGG
         elif key.startswith('hpn_learner.'):
             out['decode_head.' + key[len('hpn_learner.'):]] = value
         else:
@@ -382,6 +383,9 @@ for _data in ('pascal', 'coco'):
 HSNET_MODELS_URL = ('https://github.com/juhongm999/hsnet (README, "Trained models": '
                     'the logs folders)')
 TORCHVISION_URL = 'https://download.pytorch.org/models/{}'
+REFERENCE_FILES['pretrain/vgg16-397923af.pth'] = dict(
+    file='vgg16-397923af.pth', what="torchvision's ImageNet VGG-16 (HSNet's VGG backbone)",
+    where=TORCHVISION_URL.format('vgg16-397923af.pth'), converter=None)
 for _depth, _file in ((50, 'resnet50-0676ba61.pth'), (101, 'resnet101-63fe2227.pth')):
     REFERENCE_FILES[f'pretrain/{_file}'] = dict(
         file=_file, what=f"torchvision's ImageNet ResNet-{_depth} (HSNet's backbone weights)",
@@ -393,6 +397,12 @@ for _data, _folds in (('pascal', range(4)), ('coco', range(4)), ('fss', [None]))
             file=f'<the {_name} ResNet-50 log folder>/best_model.pt',
             what=f"HSNet's released ResNet-50 model of {_name}", where=HSNET_MODELS_URL,
             converter='hsnet2mmfss.py')
+for _net, _name in (('resnet101', 'ResNet-101'), ('vgg16', 'VGG-16')):
+    for _i in range(4):
+        REFERENCE_FILES[f'pretrain/hsnet_{_net}_pascal_fold{_i}.pth'] = dict(
+            file=f'<the pascal fold {_i} {_name} log folder>/best_model.pt',
+            what=f"HSNet's released {_name} model of PASCAL-5i fold {_i}",
+            where=HSNET_MODELS_URL, converter='hsnet2mmfss.py')
 REFERENCE_FILES['pretrain/pfenet_vgg16_bn.pth'] = dict(
     file='vgg16_bn.pth', what="PFENet's ImageNet VGG-16-BN", where=PFENET_RESNET_URL,
     converter='pfenet2mmfss.py --backbone-only')

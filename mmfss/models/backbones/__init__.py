@@ -1,4 +1,5 @@
 from .hypercolumn_resnet import HypercolumnResNet
+from .hypercolumn_vgg import HypercolumnVGG
 from .vgg import VGG, VGG_ARCHS
 
-__all__ = ['VGG', 'VGG_ARCHS', 'HypercolumnResNet']
+__all__ = ['VGG', 'VGG_ARCHS', 'HypercolumnResNet', 'HypercolumnVGG']

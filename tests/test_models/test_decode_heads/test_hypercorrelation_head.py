@@ -169,5 +169,37 @@ def test_hsnet_checkpoint_converts(tmp_path):
         f'decode_head.{k}' for k in head.state_dict()}
     with pytest.raises(ValueError, match="unexpected key 'module2.x'"):
         convert_hsnet({'module2.x': torch.zeros(1)})
-    with pytest.raises(ValueError, match='VGG-16 backbone is not supported yet'):
-        convert_hsnet({'backbone.features.0.weight': torch.zeros(1)})
+    # HSNet's VGG-16 models: torchvision's features.N names, its classifier dropped
+    vgg = torchvision.models.vgg16(weights=None)
+    state = {f'module.backbone.{k}': v for k, v in vgg.state_dict().items()}
+    state.update({f'module.hpn_learner.{k}': v for k, v in head.state_dict().items()})
+    converted = convert_hsnet(state)
+    ours = MODELS.build(dict(type='HypercolumnVGG'))
+    assert {k[len('backbone.'):] for k in converted if k.startswith('backbone.')} == set(
+        ours.state_dict())
+
+
+def test_hypercolumn_vgg_equals_hsnets_features():
+    """HypercolumnVGG against HSNet's extract_feat_vgg restated (model/base/feature.py: the
+    output of every features module in feat_ids, cloned) on torchvision's VGG-16."""
+    ref = _randomise(torchvision.models.vgg16(weights=None)).eval()
+    ours = MODELS.build(dict(type='HypercolumnVGG'))
+    ours.load_state_dict({k: v for k, v in ref.state_dict().items()
+                          if k.startswith('features.')}, strict=True)
+    ours.eval()
+    x = torch.randn(1, 3, 97, 97, generator=torch.Generator().manual_seed(1))
+    expected, feat = [], x
+    with torch.no_grad():
+        for lid, module in enumerate(ref.features):
+            feat = module(feat)
+            if lid in (17, 19, 21, 24, 26, 28, 30):
+                expected.append(feat.clone())
+        got = ours(x)
+    assert [tuple(t.shape[1:]) for t in got] == [(512, 12, 12)] * 3 + [(512, 6, 6)] * 3 + [
+        (512, 3, 3)]
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    from mmfss.models.utils.backbone_stages import stage_runner
+    assert stage_runner(ours) is None
+    with pytest.raises(ValueError, match='feature_ids must be increasing'):
+        MODELS.build(dict(type='HypercolumnVGG', feature_ids=(30, 17)))
