@@ -300,33 +300,47 @@ def test_pfenet_model_converts_exactly(tmp_path):
         assert_close(logits, fem(query, [query], [masks], prior, (65, 65)), 'FEM logits')
 
 
-def test_bam_model_converts_exactly(tmp_path):
-    """A whole 5-shot BAM checkpoint in BAM's layout (the PSPNet's layer0-4, learner_base =
-    (ppm, cls), the meta learner, gram_merge, cls_merge, kshot_rw) -> configs/bam: every key
-    mapped, strict load, every tensor where it belongs."""
+def _bam_checkpoint_through_converter(tmp_path, psp, fea_dim, config, shot, seed):
+    """A BAM checkpoint in BAM's layout (the PSPNet's layer0-4, learner_base = (ppm, cls),
+    the meta learner over ``fea_dim`` channels, gram_merge, cls_merge, kshot_rw for K > 1;
+    DDP's 'module.' keys) through bam2mmfss.py, loaded strictly into ``config``'s model.
+
+    Returns:
+        tuple: (the reference module, the mmfss model, the converted state dict).
+    """
     from ..test_models.test_decode_heads.test_aspp_few_shot_head import _BAMMeta
-    psp = randomize(RefPSPNet(classes=16), seed=21)
     ref = nn.Module()
     for name in ('layer0', 'layer1', 'layer2', 'layer3', 'layer4'):
         setattr(ref, name, getattr(psp, name))
     ref.learner_base = nn.Sequential(psp.ppm, psp.cls)
-    meta = randomize(_BAMMeta(1536, c=256), seed=22)
-    for name, module in meta.named_children():
+    for name, module in randomize(_BAMMeta(fea_dim, c=256), seed=seed).named_children():
         setattr(ref, name, module)
     ref.gram_merge = nn.Conv2d(2, 1, 1, bias=False)
     ref.cls_merge = nn.Conv2d(2, 1, 1, bias=False)
-    ref.kshot_rw = nn.Sequential(nn.Conv2d(5, 2, 1), nn.ReLU(inplace=True), nn.Conv2d(2, 5, 1))
-    randomize(ref, seed=23)
+    if shot > 1:
+        ref.kshot_rw = nn.Sequential(nn.Conv2d(shot, 2, 1), nn.ReLU(inplace=True),
+                                     nn.Conv2d(2, shot, 1))
+    randomize(ref, seed=seed + 1)
     src = tmp_path / 'train_epoch_42_0.6512.pth'
     torch.save(dict(epoch=42, state_dict={f'module.{k}': v for k, v in
                                           ref.state_dict().items()}), src)
     state = run_converter('bam2mmfss', src, tmp_path / 'converted.pth')
-    cfg = Config.fromfile(osp.join(REPO, 'configs/bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-5shot.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs/bam', config))
     cfg.model.backbone.init_cfg = None
     cfg.model.decode_head.base_learner_init = None
     model = MODELS.build(cfg.model)
     model.load_state_dict(state, strict=True)
     assert len(state) == len(ref.state_dict())
+    return ref, model, state
+
+
+def test_bam_model_converts_exactly(tmp_path):
+    """A whole 5-shot BAM checkpoint in BAM's layout (the PSPNet's layer0-4, learner_base =
+    (ppm, cls), the meta learner, gram_merge, cls_merge, kshot_rw) -> configs/bam: every key
+    mapped, strict load, every tensor where it belongs."""
+    psp = randomize(RefPSPNet(classes=16), seed=21)
+    ref, model, state = _bam_checkpoint_through_converter(
+        tmp_path, psp, 1536, 'bam_r50-d8_4xb2-200e_pascal5i-fold0-5shot.py', shot=5, seed=22)
     ours = model.state_dict()
     pairs = {'decode_head.meta_head.aspp.branches.3.conv.weight': 'ASPP_meta.layer6_4.0.weight',
              'decode_head.meta_head.conv_seg.bias': 'cls_meta.3.bias',
@@ -521,28 +535,9 @@ def test_bam_vgg_model_converts_exactly(tmp_path):
     learner_base = (ppm, cls) with 128-channel bins and a 512-channel bottleneck, the meta
     learner over 512 + 256 channels) -> configs/bam VGG: every key mapped, strict load; the
     backbone and the base learner compute what BAM's modules compute."""
-    from ..test_models.test_decode_heads.test_aspp_few_shot_head import _BAMMeta
     psp = randomize(RefVGGPSPNet(classes=16), seed=31)
-    ref = nn.Module()
-    for name in ('layer0', 'layer1', 'layer2', 'layer3', 'layer4'):
-        setattr(ref, name, getattr(psp, name))
-    ref.learner_base = nn.Sequential(psp.ppm, psp.cls)
-    meta = randomize(_BAMMeta(768, c=256), seed=32)
-    for name, module in meta.named_children():
-        setattr(ref, name, module)
-    ref.gram_merge = nn.Conv2d(2, 1, 1, bias=False)
-    ref.cls_merge = nn.Conv2d(2, 1, 1, bias=False)
-    randomize(ref, seed=33)
-    src = tmp_path / 'train_epoch_85_0.6318.pth'
-    torch.save(dict(epoch=85, state_dict={f'module.{k}': v for k, v in
-                                          ref.state_dict().items()}), src)
-    state = run_converter('bam2mmfss', src, tmp_path / 'converted.pth')
-    cfg = Config.fromfile(osp.join(REPO, 'configs/bam/bam_vgg16_4xb2-200e_pascal5i-fold0-1shot.py'))
-    cfg.model.backbone.init_cfg = None
-    cfg.model.decode_head.base_learner_init = None
-    model = MODELS.build(cfg.model)
-    model.load_state_dict(state, strict=True)
-    assert len(state) == len(ref.state_dict())
+    ref, model, state = _bam_checkpoint_through_converter(
+        tmp_path, psp, 768, 'bam_vgg16_4xb2-200e_pascal5i-fold0-1shot.py', shot=1, seed=32)
     model.eval()
     psp.eval()
     x = torch.randn(1, 3, 97, 97, generator=torch.Generator().manual_seed(34))
