@@ -21,7 +21,7 @@ from .test_models.test_segmentors.test_few_shot_segmentor import _batch
 from .test_models.test_utils.test_backbone_stages import BACKBONES
 from .test_paper_scale import FAMILIES, family_config, short_run
 
-MATRIX_BACKBONES = ('resnet18', 'mobilenetv2', 'mit', 'swin', 'vit')
+MATRIX_BACKBONES = ('resnet18', 'mobilenetv2', 'mit', 'swin', 'vit', 'dinov2')
 # HSNet's learner reads block-level hypercolumns (HypercolumnResNet), not a backbone's
 # stage outputs: it is not in the matrix until the other families' backbones give theirs
 MATRIX_FAMILIES = tuple(f for f in FAMILIES if f != 'hsnet')
@@ -61,7 +61,7 @@ def test_trains_and_tests_through_the_runner(backbone, family, shapes_root, tmp_
     assert moved, 'no parameter changed in 2 iterations'
     metrics = runner.test()
     assert metrics['episodes'] == 8 and 0 <= metrics['mIoU'] <= 100
-    assert model.has_stages == (backbone != 'vit')
+    assert model.has_stages == (backbone not in ('vit', 'dinov2'))
 
 
 @pytest.mark.parametrize('backbone', MATRIX_BACKBONES)
@@ -79,7 +79,7 @@ def test_prior_follows_its_definition_for_the_backbone(backbone):
         query = [q[0] if isinstance(q, (list, tuple)) else q for q in query]
         support = [s[0] if isinstance(s, (list, tuple)) else s for s in support]
         masks = inputs['support_masks']
-        if backbone == 'vit':  # no stages: the support's own last level, masked in the prior
+        if backbone in ('vit', 'dinov2'):  # no stages: the support's last level, masked after
             last = support[-1]
         else:
             previous = support[-2] * foreground_weights(masks.flatten(0, 1), support[-2].shape[-2:])

@@ -268,6 +268,30 @@ def convert_hsnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     return out
 
 
+def convert_dinov2(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """DINOv2's released ViT (facebookresearch/dinov2 ``dinov2_vit{s,b,l}14[_reg4]_pretrain.pth``:
+    a plain state dict of ``DinoVisionTransformer``) -> mmfss's ``DINOv2`` backbone (the same
+    names, no ``backbone.`` prefix). The unused ``mask_token`` (DINOv2's masked-image
+    training) is dropped; chunked blocks (``blocks.<chunk>.<i>.*``, ``block_chunks > 0``) are
+    unchunked.
+
+    Raises:
+        ValueError: a key is not one of DINOv2's (e.g. SwiGLU FFNs of ViT-g, not supported).
+    """
+    out: Dict[str, torch.Tensor] = {}
+    known = re.compile(r'(patch_embed\.proj\.(weight|bias)|cls_token|pos_embed|register_tokens|'
+                       r'norm\.(weight|bias)|blocks\.\d+\.(norm1|norm2|attn\.qkv|attn\.proj|'
+                       r'mlp\.fc1|mlp\.fc2)\.(weight|bias)|blocks\.\d+\.(ls1|ls2)\.gamma)')
+    for key, value in _strip(state).items():
+        if key == 'mask_token':
+            continue
+        key = re.sub(r'^blocks\.\d+\.(\d+)\.', r'blocks.\1.', key)  # unchunk
+        if not known.fullmatch(key):
+            raise ValueError(f'unexpected key {key!r} for a DINOv2 ViT')
+        out[key] = value
+    return out
+
+
 def _unfold_order(x: torch.Tensor) -> torch.Tensor:
     """Swin's patch merging: the official code concatenates the 2x2 neighbours as
     (row 0, col 0), (row 1, col 0), (row 0, col 1), (row 1, col 1), each a block of C
@@ -369,6 +393,11 @@ REFERENCE_FILES['pretrain/swin_base_patch4_window12_384_22k.pth'] = dict(
     alternative=('or mmseg\'s converted copy swin_base_patch4_window12_384_22k_20220317-'
                  'e5c09f74.pth (' + MMSEG_PRETRAIN_URL.format('swin') + '), saved there '
                  'as it is'))
+DINOV2_URL = 'https://dl.fbaipublicfiles.com/dinov2/dinov2_vit{0}14/dinov2_vit{0}14_pretrain.pth'
+for _size, _name in (('s', 'ViT-S/14'), ('b', 'ViT-B/14'), ('l', 'ViT-L/14')):
+    REFERENCE_FILES[f'pretrain/dinov2_vit{_size}14.pth'] = dict(
+        file=f'dinov2_vit{_size}14_pretrain.pth', what=f"DINOv2's {_name} (LVD-142M)",
+        where=DINOV2_URL.format(_size), converter='dinov2_to_mmfss.py')
 REFERENCE_FILES['pretrain/mit_b5.pth'] = dict(
     file='mit_b5_20220624-658746d9.pth', what="SegFormer's MiT-b5, ImageNet-1K, in mmseg's "
     'layout', where=MMSEG_PRETRAIN_URL.format('segformer'), converter=None)

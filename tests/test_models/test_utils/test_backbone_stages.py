@@ -25,6 +25,8 @@ BACKBONES = dict(
               num_heads=[1, 1, 2, 2], window_size=3, out_indices=(0, 1, 2, 3)),
     vit=dict(type='VisionTransformer', img_size=(96, 96), patch_size=8, embed_dims=16,
              num_layers=4, num_heads=2, out_indices=(0, 1, 2, 3)),
+    dinov2=dict(type='DINOv2', arch=dict(embed_dims=32, num_layers=4, num_heads=2),
+                img_size=98, out_indices=(0, 1, 2, 3)),
 )
 
 
@@ -139,5 +141,5 @@ def test_vgg_prefix_and_families_without_one():
         full = vgg(x)
         outs = prefix_runner(vgg)(x, 2)
     assert all(torch.equal(a, b) for a, b in zip(outs, full[:3])) and len(outs) == 3
-    for name in ('mit', 'swin', 'vit', 'mobilenetv2'):
+    for name in ('mit', 'swin', 'vit', 'mobilenetv2', 'dinov2'):
         assert prefix_runner(_build(name)) is None  # the segmentor runs them whole
