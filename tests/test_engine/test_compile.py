@@ -81,9 +81,9 @@ def test_compiled_equals_eager(family):
 
 
 def test_no_recompile_per_test_episode():
-    """Test episodes of different original sizes in the protocols' fixed input frame: the
-    compiled prediction recompiles once (the resize to each episode's size becomes dynamic,
-    torch's automatic dynamic shapes), then never again."""
+    """Test episodes of different original sizes in the protocols' fixed input frame: each
+    graph of the compiled prediction recompiles at most once (the resize to each episode's
+    size becomes dynamic, torch's automatic dynamic shapes), then never again."""
     import torch._dynamo as dynamo
     from torch._dynamo.testing import CompileCounter
     configure_compile()
@@ -98,7 +98,7 @@ def test_no_recompile_per_test_episode():
             out = predict(data['inputs'], data['data_samples'])
             assert out[0].seg_logits.data.shape[-2:] == ori
             frames.append(counter.frame_count)
-    assert frames[-1] == frames[1] <= frames[0] + 1, frames
+    assert frames[-1] == frames[1] <= 2 * frames[0], frames
     dynamo.reset()
 
 
