@@ -47,12 +47,16 @@ class CenterPivotConv4d(nn.Module):
         out1 = self.conv1(pruned.permute(0, 4, 5, 1, 2, 3).reshape(-1, c, hq, wq))
         out1 = out1.view(b, hs1, ws1, *out1.shape[1:]).permute(0, 3, 4, 5, 1, 2)
         flat = x.permute(0, 2, 3, 1, 4, 5).reshape(-1, c, hs, ws)
-        if (hs, ws) == (1, 1) and self.conv2.stride != (1, 1):
-            # a 1x1 map gives a 1x1 output at any stride: the same convolution at stride 1
-            # (torch 2.14's CPU bfloat16 kernel returns NaN weight gradients for a strided
-            # convolution of a 1x1 input; measured, see tests)
+        kh, kw = self.conv2.kernel_size
+        ph, pw = self.conv2.padding
+        single = ((hs + 2 * ph - kh) // sh + 1, (ws + 2 * pw - kw) // sw + 1) == (1, 1)
+        if single and self.conv2.stride != (1, 1):
+            # a strided convolution with one output position is its stride-1 convolution's
+            # first position (torch 2.14's CPU bfloat16 kernel returns NaN weight gradients
+            # for a strided convolution with a 1x1 output, e.g. a 1x1 or 2x2 map at stride
+            # 4; measured, see tests)
             out2 = F.conv2d(flat, self.conv2.weight, self.conv2.bias, stride=1,
-                            padding=self.conv2.padding)
+                            padding=self.conv2.padding)[..., :1, :1]
         else:
             out2 = self.conv2(flat)
         out2 = out2.view(b, hq, wq, *out2.shape[1:]).permute(0, 3, 1, 2, 4, 5)

@@ -203,3 +203,26 @@ def test_hypercolumn_vgg_equals_hsnets_features():
     assert stage_runner(ours) is None
     with pytest.raises(ValueError, match='feature_ids must be increasing'):
         MODELS.build(dict(type='HypercolumnVGG', feature_ids=(30, 17)))
+
+
+@pytest.mark.parametrize('side,stride', [(2, 4), (3, 4), (2, 2)])
+def test_center_pivot_conv4d_with_one_support_output(side, stride):
+    """A strided support convolution with one output position (a 2x2 map at stride 4, as
+    HSNet's layer2 encoder at small inputs): the stride-1 convolution's first position,
+    equal to the strided one in float32, and a finite bfloat16 weight gradient."""
+    torch.manual_seed(0)
+    conv = CenterPivotConv4d(8, 16, (3, ) * 4, (1, 1, stride, stride), (1, ) * 4)
+    x = torch.randn(2, 8, 4, 4, side, side)
+    out = conv(x)
+    flat = x.permute(0, 2, 3, 1, 4, 5).reshape(-1, 8, side, side)
+    strided = F.conv2d(flat, conv.conv2.weight, conv.conv2.bias, stride=stride, padding=1)
+    assert strided.shape[-2:] == (1, 1) and out.shape[-2:] == (1, 1)
+    pruned = x[..., ::stride, ::stride].permute(0, 4, 5, 1, 2, 3).reshape(-1, 8, 4, 4)
+    first = conv.conv1(pruned).view(2, 1, 1, 16, 4, 4).permute(0, 3, 4, 5, 1, 2)
+    expected = first + strided.view(2, 4, 4, 16, 1, 1).permute(0, 3, 1, 2, 4, 5)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    x = torch.randn(2, 8, 4, 4, side, side, generator=torch.Generator().manual_seed(2))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = conv(x)
+    out.float().sum().backward()
+    assert torch.isfinite(conv.conv2.weight.grad).all()
