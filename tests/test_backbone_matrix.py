@@ -148,6 +148,18 @@ def _bam_meta_on_cmnet_ot_prior():
     return cfg
 
 
+def _hdmnet_over_dotgraph():
+    """DOTGraph's necks (PFENet's prior, the CLIP prior, the OT graph) feeding HDMNet's
+    hierarchical matching transformer, which reads the OT graph's level and the three
+    priors, in BAM's ensemble."""
+    cfg = family_config('dotgraph')
+    cfg.model.decode_head.meta_head = ConfigDict(
+        type='HierarchicalMatchingHead', in_channels=[16], in_index=[-1], channels=16,
+        embed_dims=16, prior_keys=('prior', 'clip_fg', 'clip_bg'), align_corners=True,
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True))
+    return cfg
+
+
 # swap entries: heads, necks and backbones of different families combined by config alone,
 # with a loss each must produce
 SWAPS = {
@@ -160,6 +172,8 @@ SWAPS = {
     "BAM's meta learner and ensemble on Swin": (lambda: matrix_config('bam', 'swin'),
                                                 'decode.loss_meta'),
     "HSNet's 4D learner in BAM's ensemble": (lambda: _hsnet_in_ensemble(), 'decode.loss_meta'),
+    "DOTGraph's CLIP prior and OT graph into HDMNet's transformer": (_hdmnet_over_dotgraph,
+                                                                     'decode.loss_distill'),
 }
 
 

@@ -52,6 +52,9 @@ PAPER_CONFIGS = [
     'hsnet/hsnet_vgg16_1xb20-2000e_pascal5i-fold0-1shot.py',
     'hsnet/hsnet_r50_1xb40-2000e_coco20i-fold0-1shot.py',
     'hsnet/hsnet_r50_1xb20-2000e_fss1000-1shot.py',
+    'hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-1shot.py',
+    'hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-5shot.py',
+    'hdmnet/hdmnet_r50-d8_4xb6-50e_coco20i-fold0-1shot.py',
     'base_learner/pspnet_r50-d8_4xb3-100e_pascal5i-base-fold0.py',
     'base_learner/pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0.py',
     'base_learner/pspnet_r50-d8_4xb4-20k_fss1000-base.py',
@@ -63,6 +66,7 @@ SHAPES_CONFIGS = [
     'pfenet/pfenet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     'bam/bam_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     'hsnet/hsnet_r18_1xb8-2k_shapes5i-fold0-1shot.py',
+    'hdmnet/hdmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
 ]
 CHECK_TESTS = ['tests/test_paper_scale.py',
                'tests/test_apis/test_few_shot_inferencer.py::test_runs_with_the_model_off_the_cpu',

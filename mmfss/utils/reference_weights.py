@@ -242,6 +242,53 @@ def convert_bam(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     return out
 
 
+_HDMNET_HEAD = (
+    (r'down_(query|supp)\.0\.(.*)', r'meta_head.down_\1.0.conv.\2'),
+    (r'(query|supp)_merge\.0\.(.*)', r'meta_head.\1_merge.conv.\2'),
+    (r'transformer\.mix_transformer\.cls\.4\.(.*)', r'meta_head.conv_seg.\1'),
+    (r'transformer\.mix_transformer\.(.*)\.attn\.attn\.(linear_[qkvo]\.weight)',
+     r'meta_head.transformer.\1.attn.\2'),
+    (r'transformer\.mix_transformer\.(.*)', r'meta_head.transformer.\1'),
+    (r'(gram_merge|cls_merge)\.weight', r'\1.weight'),
+    (r'kshot_rw\.(.*)', r'kshot_rw.\1'),
+)
+
+
+def convert_hdmnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """A trained HDMNet (Pbihao/HDMNet ``OneModel``: ``{'state_dict': ...}``, ``module.``
+    keys, ResNet-50 or VGG-16-BN) or PI-CLIP (vangjin/PI-CLIP, the same modules; its CLIP
+    model is loaded from CLIP's own file, not from here) -> mmfss's ``configs/hdmnet``
+    model: the base-class PSPNet (``layer0..4``, ``ppm``, ``cls.0/1`` and
+    ``base_learnear.2``) as ``backbone.*`` and ``decode_head.base_learner.*``, the meta
+    learner as ``decode_head.meta_head.*``
+    (:class:`~mmfss.models.HierarchicalMatchingHead`; HDMNet's ``attn.attn.linear_*`` of
+    mmcv's attention wrapper become ``attn.linear_*``, ``cls.4`` the ``conv_seg``) and
+    ``gram_merge``, ``cls_merge``, ``kshot_rw`` of
+    :class:`~mmfss.models.EnsembleFewShotHead`. Every key is mapped.
+
+    Raises:
+        ValueError: a key is not one of HDMNet's.
+    """
+    psp: Dict[str, torch.Tensor] = {}
+    out: Dict[str, torch.Tensor] = {}
+    for key, value in _strip(state).items():
+        parts = key.split('.')
+        if re.fullmatch(r'layer[0-4]', parts[0]) or parts[0] == 'ppm':
+            psp[key] = value
+        elif parts[0] == 'cls' and parts[1] in ('0', '1'):
+            psp[key] = value
+        elif parts[0] == 'base_learnear' and parts[1] == '2':
+            psp['cls.4.' + '.'.join(parts[2:])] = value
+        elif parts[0].startswith('clip_model'):
+            continue  # PI-CLIP's CLIP copy: mmfss loads CLIP from its own file
+        else:
+            out['decode_head.' + _rename(key, _HDMNET_HEAD, 'an HDMNet model')] = value
+    for key, value in convert_bam_pspnet(psp).items():
+        out[key.replace('decode_head.', 'decode_head.base_learner.', 1)
+            if key.startswith('decode_head.') else key] = value
+    return out
+
+
 def convert_hsnet(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """A trained HSNet (juhongm999/hsnet: a plain state dict of its DataParallel model,
     ``module.backbone.*`` torchvision ResNet or VGG-16, ``module.hpn_learner.*``) -> mmfss's
@@ -459,6 +506,14 @@ for _data in ('pascal', 'coco'):
                           f'({_k}-shot)'),
                     what=f"BAM's released {_name} {_k}-shot model of {_data} fold {_i}",
                     where=BAM_MODELS_URL, converter='bam2mmfss.py')
+HDMNET_MODELS_URL = ('https://github.com/Pbihao/HDMNet (README, "Models": the trained COCO '
+                     'models)')
+for _i in range(4):
+    for _k in (1, 5):
+        REFERENCE_FILES[f'pretrain/hdmnet_resnet50_coco_split{_i}_{_k}shot.pth'] = dict(
+            file=f'exp/coco/HDMNet/split{_i}/resnet50/snapshot/<checkpoint>.pth ({_k}-shot)',
+            what=f"HDMNet's released ResNet-50 {_k}-shot model of COCO-20i fold {_i}",
+            where=HDMNET_MODELS_URL, converter='hdmnet2mmfss.py')
 
 
 def reference_file_help(path: str) -> Optional[str]:

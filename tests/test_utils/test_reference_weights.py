@@ -352,6 +352,61 @@ def test_bam_model_converts_exactly(tmp_path):
         assert torch.equal(ours[mine], theirs[reference]), mine
 
 
+def test_hdmnet_model_converts_exactly(tmp_path):
+    """A whole 5-shot HDMNet checkpoint in HDMNet's layout (the PSPNet's layer0-4, ppm,
+    cls.0/1 and base_learnear = cls[2:5], the meta learner with its transformer under
+    transformer.mix_transformer, gram_merge, cls_merge, kshot_rw) -> configs/hdmnet: every
+    key mapped, strict load, every tensor where it belongs; the PSP bottleneck level and the
+    base learner's classifier on it give the PSPNet's logits."""
+    from ..test_models.test_decode_heads.test_hierarchical_matching_head import _HDMMeta
+    psp = randomize(RefPSPNet(classes=16), seed=41)
+    ref = nn.Module()
+    for name in ('layer0', 'layer1', 'layer2', 'layer3', 'layer4', 'ppm'):
+        setattr(ref, name, getattr(psp, name))
+    ref.cls = nn.Sequential(psp.cls[0], psp.cls[1])
+    ref.base_learnear = nn.Sequential(psp.cls[2], psp.cls[3], psp.cls[4])
+    for name, module in randomize(_HDMMeta(1536, 5, c=256, e=64), seed=42).named_children():
+        setattr(ref, name, module)
+    ref.gram_merge = nn.Conv2d(2, 1, 1, bias=False)
+    ref.cls_merge = nn.Conv2d(2, 1, 1, bias=False)
+    ref.kshot_rw = nn.Sequential(nn.Conv2d(5, 2, 1), nn.ReLU(inplace=True), nn.Conv2d(2, 5, 1))
+    randomize(ref, seed=43)
+    src = tmp_path / 'train_epoch_50.pth'
+    torch.save(dict(state_dict={f'module.{k}': v for k, v in ref.state_dict().items()}), src)
+    state = run_converter('hdmnet2mmfss', src, tmp_path / 'converted.pth')
+    cfg = Config.fromfile(osp.join(REPO, 'configs/hdmnet',
+                                   'hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-5shot.py'))
+    cfg.model.backbone.init_cfg = None
+    cfg.model.decode_head.base_learner_init = None
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(state, strict=True)
+    assert len(state) == len(ref.state_dict())
+    ours, theirs = model.state_dict(), ref.state_dict()
+    pairs = {
+        'decode_head.meta_head.transformer.match_layers.2.0.attn.linear_q.weight':
+            'transformer.mix_transformer.match_layers.2.0.attn.attn.linear_q.weight',
+        'decode_head.meta_head.transformer.down_sample_layers.1.0.projection.bias':
+            'transformer.mix_transformer.down_sample_layers.1.0.projection.bias',
+        'decode_head.meta_head.conv_seg.weight': 'transformer.mix_transformer.cls.4.weight',
+        'decode_head.meta_head.query_merge.conv.weight': 'query_merge.0.weight',
+        'decode_head.base_learner.bottleneck.bn.running_var': 'cls.1.running_var',
+        'decode_head.base_learner.conv_seg.bias': 'base_learnear.2.bias',
+        'decode_head.kshot_rw.2.bias': 'kshot_rw.2.bias'}
+    for mine, reference in pairs.items():
+        assert torch.equal(ours[mine], theirs[reference]), mine
+    model.eval()
+    psp.eval()
+    x = torch.randn(1, 3, 65, 65, generator=torch.Generator().manual_seed(44))
+    with torch.no_grad():
+        level = model.necks[0].psp
+        feats = model.backbone(x)
+        from mmfss.models.necks import psp_bottleneck
+        pre = psp_bottleneck(level, feats[3])
+        assert_close(pre, psp.cls[1](psp.cls[0](psp.ppm(feats[3]))), 'PSP bottleneck level')
+        head = model.decode_head.base_learner
+        assert_close(head.cls_seg(head.bottleneck.activate(pre)), psp(x)[0], 'base learner')
+
+
 def test_converters_name_bad_keys(tmp_path):
     src = tmp_path / 'other.pth'
     torch.save({'backbone.conv1.weight': torch.zeros(1)}, src)

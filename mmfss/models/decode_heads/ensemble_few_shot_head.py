@@ -57,7 +57,7 @@ def scene_difference(query: Tensor, support: Tensor) -> Tensor:
     return (gq[:, None] - gs).flatten(2).norm(dim=2) / norm
 
 
-def kshot_weights(differences: Tensor, reweight: nn.Module) -> Tensor:
+def kshot_weights(differences: Tensor, reweight: nn.Module, restore_order: bool = True) -> Tensor:
     """BAM's K-shot reweighting (BAM model/BAM.py, "K-Shot Reweighting"): the shots'
     scene differences sorted in ascending order go through the learned ``reweight``
     (1x1 convs over the K sorted values), the outputs are put back in the shots' order,
@@ -66,13 +66,18 @@ def kshot_weights(differences: Tensor, reweight: nn.Module) -> Tensor:
     Args:
         differences (Tensor): [B, K] scene differences (:func:`scene_difference`).
         reweight (nn.Module): Maps [B, K, 1, 1] to [B, K, 1, 1].
+        restore_order (bool): Put the outputs back in the shots' order (BAM). False: leave
+            them in ascending order of difference, the i-th weight going to the i-th shot
+            whatever its difference, as HDMNet's and PI-CLIP's code do (their gather index
+            ``idx1.gather(1, idx2)`` composes the sort with its inverse: the identity).
 
     Returns:
         Tensor: [B, K] weights summing to 1.
     """
     ordered, order = differences.sort(dim=1)
-    rank = order.argsort(dim=1)
-    logits = reweight(ordered[:, :, None, None])[:, :, 0, 0].gather(1, rank)
+    logits = reweight(ordered[:, :, None, None])[:, :, 0, 0]
+    if restore_order:
+        logits = logits.gather(1, order.argsort(dim=1))
     return logits.softmax(dim=1)
 
 
@@ -120,6 +125,18 @@ class EnsembleFewShotHead(BaseDecodeHead):
             then, and its size depends on K: a model serves one K).
         kshot_trans_dim (int): Hidden width of ``kshot_rw`` (BAM's default 2; 0: one
             linear K x K layer).
+        kshot_restore_order (bool): Give each shot the weight computed for its rank
+            (BAM, default); False: HDMNet's and PI-CLIP's gather, which leaves the weights
+            in ascending order of difference (:func:`kshot_weights`). Their configs set it
+            False to equal their code and released weights.
+        base_learner_level (int, optional): Read the base learner's bottleneck (before
+            its activation) from this level, added by :class:`~mmfss.models.PSPLevelNeck`
+            from the same base learner, and apply only its activation, dropout and
+            classifier (HDMNet's ``base_learnear`` over ``query_feat_5``); None: run the
+            whole base learner on the backbone's levels (BAM).
+        reweight_priors (bool): Re-aggregate the per-shot priors and the meta head's
+            prototype with the shot weights (BAM); False: the shot weights reach only the
+            scene difference (HDMNet, PI-CLIP).
         loss_meta (dict, optional): Loss on the meta logits; None: off.
         **kwargs: :class:`BaseDecodeHead` arguments (``in_channels``/``channels`` are
             unused placeholders; ``loss_decode``, ``align_corners``).
@@ -133,6 +150,9 @@ class EnsembleFewShotHead(BaseDecodeHead):
                  gram_size_index: Optional[int] = None,
                  shot: int = 1,
                  kshot_trans_dim: int = 2,
+                 kshot_restore_order: bool = True,
+                 reweight_priors: bool = True,
+                 base_learner_level: Optional[int] = None,
                  loss_meta: Optional[dict] = dict(
                      type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True,
                      loss_name='loss_meta'),
@@ -156,6 +176,8 @@ class EnsembleFewShotHead(BaseDecodeHead):
         if not (isinstance(kshot_trans_dim, int) and kshot_trans_dim >= 0):
             raise ValueError(f'kshot_trans_dim must be an int >= 0, got {kshot_trans_dim!r}')
         self.shot, self.kshot_trans_dim = shot, kshot_trans_dim
+        self.kshot_restore_order, self.reweight_priors = kshot_restore_order, reweight_priors
+        self.base_learner_level = base_learner_level
         self.kshot_rw = None
         if shot > 1:
             self.kshot_rw = (nn.Conv2d(shot, shot, 1, bias=False) if kshot_trans_dim == 0 else
@@ -199,7 +221,9 @@ class EnsembleFewShotHead(BaseDecodeHead):
                              'decode_head.shot to the episodes\' shot')
         if k == 1:
             return psi[:, 0]
-        weights = kshot_weights(psi, self.kshot_rw)
+        weights = kshot_weights(psi, self.kshot_rw, self.kshot_restore_order)
+        if not self.reweight_priors:
+            return (weights * psi).sum(dim=1)
         feats.shot_weights = weights
         for key, shots in feats.shot_priors.items():
             feats.priors[key] = feats.shot_mean(shots[:, :, None])
@@ -209,7 +233,12 @@ class EnsembleFewShotHead(BaseDecodeHead):
         psi = self._reweight_shots(feats)
         meta = self.meta_head(feats)
         with torch.no_grad():
-            base = self.base_learner(list(feats.query_feats))
+            if self.base_learner_level is None:
+                base = self.base_learner(list(feats.query_feats))
+            else:
+                learner = self.base_learner
+                base = learner.cls_seg(learner.bottleneck.activate(
+                    feats.query_feats[self.base_learner_level]))
         base = resize(base, size=meta.shape[-2:], mode='bilinear',
                       align_corners=self.align_corners)
         p_meta, p_base = meta.softmax(dim=1), base.softmax(dim=1)

@@ -1,6 +1,7 @@
 from typing import Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
@@ -11,7 +12,8 @@ __all__ = ['PriorMaskNeck', 'prior_mask']
 
 
 def prior_mask(query_feat: Tensor, support_feat: Tensor, support_masks: Tensor,
-               eps: float = 1e-7, per_shot: bool = False) -> Tensor:
+               eps: float = 1e-7, per_shot: bool = False, min_max: bool = True,
+               mask_mode: str = 'bilinear') -> Tensor:
     """PFENet's training-free prior mask (PFENet model/PFENet.py, ``forward``: the loop
     over ``final_supp_list``).
 
@@ -28,18 +30,33 @@ def prior_mask(query_feat: Tensor, support_feat: Tensor, support_masks: Tensor,
         support_masks (Tensor): [B, K, Hs, Ws] (1 foreground, 0 background, 255 ignore).
         eps (float): PFENet's cosine epsilon (1e-7).
         per_shot (bool): Return each shot's map, not their mean.
+        min_max (bool): Min-max normalise each map (PFENet, BAM); False: the raw maximum
+            cosine (HDMNet ``model/HDMNet.py`` ``get_similarity``).
+        mask_mode (str): Resize of the foreground mask to the support grid: ``'bilinear'``
+            (align_corners=True; PFENet) or ``'nearest'`` (HDMNet).
 
     Returns:
-        Tensor: [B, 1, h, w] prior in [0, 1] ([B, K, h, w] with ``per_shot``).
+        Tensor: [B, 1, h, w] prior in [0, 1] ([B, K, h, w] with ``per_shot``; in [-1, 1]
+        without ``min_max``).
     """
     b, c, h, w = query_feat.shape
     k, hs, ws = support_feat.shape[1], support_feat.shape[-2], support_feat.shape[-1]
-    weights = foreground_weights(support_masks.flatten(0, 1), (hs, ws)).view(b, k, 1, hs, ws)
+    flat = support_masks.flatten(0, 1)
+    if mask_mode == 'bilinear':
+        weights = foreground_weights(flat, (hs, ws))
+    elif mask_mode == 'nearest':
+        weights = F.interpolate((flat == 1).float()[:, None], size=(hs, ws), mode='nearest')
+    else:
+        raise ValueError(f"mask_mode must be 'bilinear' or 'nearest', got {mask_mode!r}")
+    weights = weights.view(b, k, 1, hs, ws)
     support = (support_feat * weights).flatten(3)  # [B, K, C, Ns]
     query = query_feat.flatten(2)  # [B, C, Nq]
     dots = torch.einsum('bcq,bkcs->bkqs', query, support)
     norms = query.norm(dim=1)[:, None, :, None] * support.norm(dim=2)[:, :, None, :]
     similarity = (dots / (norms + eps)).max(dim=-1).values  # [B, K, Nq]
+    if not min_max:
+        return similarity.view(b, k, h, w) if per_shot else similarity.mean(dim=1).view(
+            b, 1, h, w)
     low = similarity.min(dim=-1, keepdim=True).values
     high = similarity.max(dim=-1, keepdim=True).values
     similarity = (similarity - low) / (high - low + eps)
@@ -77,11 +94,22 @@ class PriorMaskNeck(BaseModule):
         detach (bool): Compute without gradients, as PFENet (the prior is training-free;
             its backbone level is frozen there).
         eps (float): Cosine epsilon.
+        min_max (bool): Min-max normalise the prior (PFENet, BAM: True; HDMNet: False).
+        mask_mode (str): Resize of the masks to the support grid, ``'bilinear'`` (PFENet)
+            or ``'nearest'`` (HDMNet).
+        reweight_shots (bool): Keep the per-shot maps in ``EpisodeFeatures.shot_priors``
+            so that BAM's K-shot weights re-aggregate them (BAM); False: the prior stays
+            the mean over the shots (HDMNet, whose shot weights reach only the ensemble).
+
+    HDMNet's priors (supports masked at the input, ``FewShotSegmentor(mask_support_input=
+    True)``): ``mask_support_stage=False, min_max=False, mask_mode='nearest',
+    reweight_shots=False``, one neck on layer4 and one on the base learner's bottleneck.
     """
 
     def __init__(self, in_index: int = -1, prior_key: str = 'prior', detach: bool = True,
                  eps: float = 1e-7, mask_support_stage: Union[bool, str] = 'auto',
-                 init_cfg=None) -> None:
+                 min_max: bool = True, mask_mode: str = 'bilinear',
+                 reweight_shots: bool = True, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if mask_support_stage not in (True, False, 'auto'):
             raise ValueError(f"mask_support_stage must be True, False or 'auto', got "
@@ -91,6 +119,9 @@ class PriorMaskNeck(BaseModule):
         self.prior_key = prior_key
         self.detach = detach
         self.eps = eps
+        if mask_mode not in ('bilinear', 'nearest'):
+            raise ValueError(f"mask_mode must be 'bilinear' or 'nearest', got {mask_mode!r}")
+        self.min_max, self.mask_mode, self.reweight_shots = min_max, mask_mode, reweight_shots
 
     def forward(self, feats: EpisodeFeatures) -> EpisodeFeatures:
         if self.prior_key in feats.priors:
@@ -102,7 +133,11 @@ class PriorMaskNeck(BaseModule):
                       else self.mask_support_stage)
             support = (self.masked_support_stage(feats) if masked else
                        feats.support_feats[self.in_index])
-            shots = prior_mask(query, support, feats.support_masks, self.eps, per_shot=True)
+            shots = prior_mask(query, support, feats.support_masks, self.eps, per_shot=True,
+                               min_max=self.min_max, mask_mode=self.mask_mode)
+        if not self.reweight_shots:
+            feats.priors[self.prior_key] = shots.mean(dim=1, keepdim=True)
+            return feats
         feats.shot_priors[self.prior_key] = shots
         feats.priors[self.prior_key] = feats.shot_mean(shots[:, :, None])
         return feats

@@ -71,6 +71,11 @@ class FewShotSegmentor(BaseSegmentor):
             features, up to 1.8e-5 of the largest logit through BAM's VGG-16 (against BAM's
             code: 1.9e-6 without), above mmfss's 1e-5 parity tolerance, so off by default;
             the backbone runs 27% faster on a 2-core AMD EPYC (docs/speed.md).
+        mask_support_input (bool): Multiply each support image by its foreground mask
+            (label 1; background and ignore become 0 in the normalised image) before the
+            backbone and every module that reads the support images (HDMNet
+            ``extract_feats`` and PI-CLIP's CLIP encoder see masked supports; PFENet and
+            BAM mask features, not images: False).
         train_cfg, test_cfg, data_preprocessor, init_cfg: As in mmseg's segmentors.
     """
 
@@ -81,6 +86,7 @@ class FewShotSegmentor(BaseSegmentor):
                  freeze_backbone: bool = False,
                  defer_support_stage: bool = True,
                  backbone_channels_last: bool = False,
+                 mask_support_input: bool = False,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
@@ -91,6 +97,7 @@ class FewShotSegmentor(BaseSegmentor):
         self._prefix_runner = prefix_runner(self.backbone)
         self.defer_support_stage = defer_support_stage
         self.backbone_channels_last = backbone_channels_last
+        self.mask_support_input = mask_support_input
         levels = (level_channels(self.backbone) if _wants_channels(necks, decode_head)
                   else None)
         self.necks = nn.ModuleList()
@@ -99,6 +106,9 @@ class FewShotSegmentor(BaseSegmentor):
             if levels is not None and getattr(self.necks[-1], 'out_channels', None):
                 levels = levels + [int(self.necks[-1].out_channels)]
         self.decode_head = MODELS.build(_fill_channels(decode_head, levels))
+        for neck in self.necks:  # necks that run a module of the model (PSPLevelNeck)
+            if hasattr(neck, 'bind'):
+                neck.bind(self)
         self.align_corners = self.decode_head.align_corners
         self.num_classes = self.decode_head.num_classes
         self.out_channels = self.decode_head.out_channels
@@ -205,7 +215,8 @@ class FewShotSegmentor(BaseSegmentor):
             if key not in inputs:
                 raise KeyError(f'FewShotSegmentor inputs need "{key}"; got {sorted(inputs)}. '
                                'Use FewShotDataPreProcessor.')
-        query, support = inputs['query'], inputs['support']
+        query = inputs['query']
+        support = self._masked_support(inputs['support'], inputs['support_masks'])
         b, k = support.shape[:2]
         flat_support = support.flatten(0, 1)
         if self._can_defer_support_stage():
@@ -230,6 +241,13 @@ class FewShotSegmentor(BaseSegmentor):
             run_stage=self._run_stage,
             backbone=type(self.backbone).__name__)
         return self._run_necks(feats)
+
+    def _masked_support(self, support: Tensor, masks: Tensor) -> Tensor:
+        """``support`` [..., 3, H, W] times its foreground ``masks`` [..., H, W] with
+        ``mask_support_input``, else unchanged."""
+        if not self.mask_support_input:
+            return support
+        return support * (masks == 1).unsqueeze(-3).to(support.dtype)
 
     def _in_layout(self, fn, x: Tensor, *args):
         """``fn(x, *args)`` with ``x`` channels-last when ``backbone_channels_last``; the
@@ -314,6 +332,7 @@ class FewShotSegmentor(BaseSegmentor):
             raise ValueError(f'support_masks {tuple(support_masks.shape)} do not match support '
                              f'images {tuple(support.shape)}')
         e, w, k = support.shape[:3]
+        support = self._masked_support(support, support_masks)
         for name, value in (('class_ids', class_ids), ('class_names', class_names)):
             if value is not None and (len(value) != e or any(len(v) != w for v in value)):
                 raise ValueError(f'{name} must give one entry per way for each of the {e} '

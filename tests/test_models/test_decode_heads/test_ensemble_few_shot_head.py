@@ -179,3 +179,52 @@ def test_gram_matrix_is_float32_under_autocast(dtype):
     assert g.dtype == torch.float32 and torch.isfinite(g).all()
     torch.testing.assert_close(g, gram_matrix(feat.float()))
     assert psi.abs().max() < 1e-5
+
+
+def test_hdmnets_kshot_gather_leaves_the_weights_sorted():
+    """HDMNet's and PI-CLIP's gather (``idx1.gather(1, idx2)``, the identity) hands the i-th
+    weight computed for the sorted differences to the i-th shot; BAM's restores each shot's
+    own; with kshot_restore_order=False and reweight_priors=False the shot weights reach the
+    scene difference only (the prior stays the plain mean)."""
+    torch.manual_seed(0)
+    feats = _feats(b=2, k=4)
+    shot_priors = torch.rand(2, 4, 8, 8)
+    feats.shot_priors['prior'] = shot_priors
+    feats.priors['prior'] = shot_priors.mean(1, keepdim=True)
+    hdm = _head(shot=4, prior_keys=('prior', ), kshot_restore_order=False,
+                reweight_priors=False)
+    bam = _head(shot=4, prior_keys=('prior', ))
+    bam.kshot_rw.load_state_dict(hdm.kshot_rw.state_dict())
+    psi = scene_difference(feats.query_feats[0], feats.support_feats[0])
+    ordered, order = psi.sort(dim=1)
+    logits = hdm.kshot_rw(ordered[:, :, None, None])[:, :, 0, 0]
+    # HDMNet's own gather, stated
+    idx1 = order[:, :, None, None]
+    idx3 = idx1.gather(1, idx1.sort(1)[1])
+    expected = logits[:, :, None, None].gather(1, idx3)[:, :, 0, 0].softmax(1)
+    torch.testing.assert_close(hdm._reweight_shots(feats), (expected * psi).sum(1))
+    assert feats.shot_weights is None
+    torch.testing.assert_close(feats.priors['prior'], shot_priors.mean(1, keepdim=True))
+    bam_psi = bam._reweight_shots(feats)
+    assert not torch.allclose(bam_psi, (expected * psi).sum(1))  # the orders differ here
+    restored = logits.gather(1, order.argsort(1)).softmax(1)
+    torch.testing.assert_close(bam_psi, (restored * psi).sum(1))
+
+
+def test_base_learner_level_applies_only_the_classifier():
+    """base_learner_level: the base learner's logits from its bottleneck computed elsewhere
+    (PSPLevelNeck) equal the whole base learner's."""
+    from mmfss.models.necks import psp_bottleneck
+    head = _head(base_learner_level=2)
+    feats = _feats()
+    head.eval()
+    full = head.base_learner(list(feats.query_feats))
+    feats.query_feats = feats.query_feats + [psp_bottleneck(head.base_learner,
+                                                            feats.query_feats[1])]
+    learner = head.base_learner
+    torch.testing.assert_close(
+        learner.cls_seg(learner.bottleneck.activate(feats.query_feats[2])), full)
+    out = head(feats)
+    head.base_learner_level = None
+    feats.query_feats = feats.query_feats[:2]
+    torch.testing.assert_close(out, head(feats))

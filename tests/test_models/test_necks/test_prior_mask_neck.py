@@ -174,3 +174,30 @@ def test_masked_stage_needs_run_stage_and_is_cached():
     assert calls == [1]  # the second query batch reuses the masked support stage
     expected = prior_mask(query[1], torch.einsum('oc,bkchw->bkohw', proj, support[0]), masks)
     torch.testing.assert_close(prior, expected)
+
+
+def test_hdmnet_prior_options():
+    """HDMNet's get_similarity: the raw maximum cosine (no min-max), masks resized nearest,
+    the plain mean over shots kept out of BAM's shot reweighting."""
+    import torch.nn.functional as F
+    g = torch.Generator().manual_seed(0)
+    query = torch.randn(2, 6, 5, 5, generator=g)
+    support = torch.randn(2, 3, 6, 5, 5, generator=g)
+    masks = (torch.rand(2, 3, 23, 23, generator=g) > 0.4).long()
+    masks[:, :, -2:] = 255
+    expected = []
+    for k in range(3):  # HDMNet model/HDMNet.py get_similarity, stated
+        m = F.interpolate((masks[:, k:k + 1] == 1).float(), size=(5, 5))
+        s = (support[:, k] * m).flatten(2).permute(0, 2, 1)
+        q = query.flatten(2)
+        sim = torch.bmm(s, q) / (torch.bmm(s.norm(2, 2, True), q.norm(2, 1, True)) + 1e-7)
+        expected.append(sim.max(1)[0].view(2, 1, 5, 5))
+    expected = torch.stack(expected, 1).mean(1)
+    neck = MODELS.build(dict(type='PriorMaskNeck', in_index=0, mask_support_stage=False,
+                             min_max=False, mask_mode='nearest', reweight_shots=False))
+    feats = neck(_feats(query, support, masks))
+    torch.testing.assert_close(feats.priors['prior'], expected)
+    assert feats.shot_priors == {}
+    assert 0.01 < float(expected.min()) and float(expected.max()) < 0.99  # no min-max
+    with pytest.raises(ValueError, match="mask_mode must be 'bilinear' or 'nearest'"):
+        MODELS.build(dict(type='PriorMaskNeck', mask_mode='bicubic'))

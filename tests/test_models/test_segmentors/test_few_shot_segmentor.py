@@ -300,7 +300,7 @@ class TestSupportReuseAndWays:
 
 
 # ------------------------------------------------------------- speed levers keep results
-LEVER_FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet')
+LEVER_FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet', 'hdmnet')
 
 
 def _losses_and_logits(family, shot, **levers):
@@ -360,6 +360,8 @@ def test_levers_keep_losses_and_logits(family, shot):
     assert float((on_logits - off_logits).abs().max() / scale) < 1e-5
     if family == 'hsnet':  # its hypercolumn backbone is read whole
         assert not model._can_defer_support_stage()
+    elif family == 'hdmnet':  # its prior and the PSP level read the input-masked supports'
+        assert model._can_defer_support_stage() and reads  # last stage: computed on read
     else:
         assert model._can_defer_support_stage() and reads == []
 
@@ -373,3 +375,28 @@ def test_no_deferral_with_batch_statistics_in_training():
     model.eval()
     assert model._can_defer_support_stage()
     assert not MODELS.build(_model_cfg(defer_support_stage=False))._can_defer_support_stage()
+
+
+def test_mask_support_input_masks_the_images_everywhere():
+    """mask_support_input: the backbone and every module reading the support images see
+    them times the foreground (label 1; background and ignore 0), in the episode path and
+    in encode_support; off, the images are untouched."""
+    torch.manual_seed(0)
+    model = MODELS.build(_model_cfg(mask_support_input=True))
+    model.eval()
+    data = model.data_preprocessor(_batch(b=2, k=2), False)
+    inputs = data['inputs']
+    inputs['support_masks'][:, :, :3] = 255
+    with torch.no_grad():
+        feats = model.extract_feat(inputs)
+        fg = (inputs['support_masks'] == 1).unsqueeze(2)
+        expected = inputs['support'] * fg
+        torch.testing.assert_close(feats.support_inputs, expected)
+        levels = model._backbone(expected.flatten(0, 1))
+        for ours, theirs in zip(feats.support_feats, levels):
+            torch.testing.assert_close(ours.flatten(0, 1), theirs, rtol=1e-5, atol=1e-5)
+    encoding = model.encode_support(inputs['support'][:1], inputs['support_masks'][:1])
+    torch.testing.assert_close(encoding.support_inputs[0], expected[:1])
+    model.mask_support_input = False
+    with torch.no_grad():
+        assert torch.equal(model.extract_feat(inputs).support_inputs, inputs['support'])
