@@ -56,6 +56,8 @@ def _offline(cfg):
     for neck in cfg.model.get('necks', []):
         if neck.type == 'CLIPPriorNeck':
             neck.update(pretrained=None, model_cfg=TINY_CLIP[neck.model_name])
+        if neck.type == 'CLIPSimilarityNeck':  # the tiny CLIP's two blocks
+            neck.update(layers=(1, 0))
     if cfg.model.decode_head.get('base_learner_init'):
         cfg.model.decode_head.base_learner_init = None
 

@@ -30,18 +30,21 @@ from .conftest import REPO, SMALL_SHAPES
 from .test_models.test_segmentors.test_few_shot_segmentor import _batch
 from .tiny_clip import TINY_CLIP
 
-FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet', 'hdmnet')
+FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet', 'hdmnet', 'piclip')
 CONFIGS = dict(
     baseline=f'{REPO}/configs/baseline/fss-baseline_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     pfenet=f'{REPO}/configs/pfenet/pfenet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     bam=f'{REPO}/configs/bam/bam_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     hsnet=f'{REPO}/configs/hsnet/hsnet_r18_1xb8-2k_shapes5i-fold0-1shot.py',
     hdmnet=f'{REPO}/configs/hdmnet/hdmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
+    piclip=f'{REPO}/configs/piclip/piclip_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     cmnet=f'{REPO}/configs/cmnet/cmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     dotgraph=f'{REPO}/configs/dotgraph/dotgraph_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py')
 # host synchronisations allowed in one training step: DOTGraph's CLIP box refinement
-# (OpenCV on the host) reads the CAMs of the queries and of the supports once each
-SYNC_BUDGET = dict(baseline=0, cmnet=0, dotgraph=2, pfenet=0, bam=0, hsnet=0, hdmnet=0)
+# (OpenCV on the host) reads the CAMs of the queries and of the supports once each; PI-CLIP
+# computes the queries' alone
+SYNC_BUDGET = dict(baseline=0, cmnet=0, dotgraph=2, pfenet=0, bam=0, hsnet=0, hdmnet=0,
+                   piclip=1)
 
 
 def family_config(family: str) -> Config:
@@ -54,7 +57,8 @@ def family_config(family: str) -> Config:
         return cfg
     head = dict(in_channels=[16, 32], channels=16) if family == 'baseline' else \
         dict(in_channels=[32, 16], channels=16) if family in ('pfenet', 'bam') else \
-        dict(in_channels=[32, 16], channels=16, embed_dims=16) if family == 'hdmnet' else \
+        dict(in_channels=[32, 16], channels=16, embed_dims=16) if family in (
+            'hdmnet', 'piclip') else \
         dict(in_channels=[16], channels=16)
     model.decode_head.update(head)
     if family == 'cmnet':
@@ -62,6 +66,8 @@ def family_config(family: str) -> Config:
     if family == 'dotgraph':
         model.necks[1].model_cfg = ConfigDict(TINY_CLIP['ViT-B-16'])
         model.necks[2].update(in_channels=[16, 32], channels=16, attn_channels=8)
+    if family == 'piclip':
+        model.necks[0].model_cfg = ConfigDict(TINY_CLIP['ViT-B-16'])
     extra = {}
     if family == 'hdmnet':  # HDMNet's bottleneck level and prior, its ensemble options
         prior = dict(model.necks[0])
@@ -69,7 +75,9 @@ def family_config(family: str) -> Config:
                        dict(prior, in_index=4, prior_key='prior_psp'), prior]
         model.decode_head.prior_keys = ('prior_psp', 'prior')
         extra = dict(base_learner_level=4, kshot_restore_order=False, reweight_priors=False)
-    if family in ('dotgraph', 'bam', 'hdmnet'):  # BAM's ensemble with a small base learner
+    if family == 'piclip':  # PI-CLIP's ensemble: HDMNet's gather, base learner on layer4
+        extra = dict(kshot_restore_order=False, reweight_priors=False)
+    if family in ('dotgraph', 'bam', 'hdmnet', 'piclip'):  # BAM's ensemble, small base learner
         model.decode_head = ConfigDict(
             type='EnsembleFewShotHead', meta_head=model.decode_head, **extra,
             base_learner=dict(type='PSPHead', in_channels=64, in_index=3, channels=16,
@@ -137,10 +145,11 @@ def test_the_meta_device_catches_a_tensor_made_on_the_cpu():
 
 # ---------------------------------------------------------------------------------- precision
 # float16 steps whose scaled gradients overflow at the loss scaler's initial scale (65536):
-# HDMNet's distillation loss gives parameter gradients above 1 at initialisation (1.1 on the
-# stem of the Shapes-5i model, which trains its backbone), so the dynamic scaler skips one
-# step and halves the scale, as it is built to; every other family fits at once.
-FP16_OVERFLOW_STEPS = dict(hdmnet=1)
+# HDMNet's distillation loss (PI-CLIP's too) gives parameter gradients above 1 at
+# initialisation (1.1 on the stem of the Shapes-5i model, which trains its backbone), so the
+# dynamic scaler skips one step and halves the scale, as it is built to; every other family
+# fits at once.
+FP16_OVERFLOW_STEPS = dict(hdmnet=1, piclip=1)
 
 
 @pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
@@ -371,6 +380,7 @@ NEW_FAMILY_PAPER_CONFIGS = [
     'hsnet/hsnet_vgg16_1xb20-2000e_pascal5i-fold0-1shot.py',
     'hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-5shot.py',
     'hdmnet/hdmnet_r50-d8_4xb6-50e_coco20i-fold0-1shot.py',
+    'piclip/piclip_r50-d8-vitb16_1xb8-200e_pascal5i-fold0-5shot.py',
 ]
 
 

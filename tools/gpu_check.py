@@ -55,6 +55,8 @@ PAPER_CONFIGS = [
     'hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-1shot.py',
     'hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-5shot.py',
     'hdmnet/hdmnet_r50-d8_4xb6-50e_coco20i-fold0-1shot.py',
+    'piclip/piclip_r50-d8-vitb16_1xb8-200e_pascal5i-fold0-1shot.py',
+    'piclip/piclip_r50-d8-vitb16_1xb8-200e_pascal5i-fold0-5shot.py',
     'base_learner/pspnet_r50-d8_4xb3-100e_pascal5i-base-fold0.py',
     'base_learner/pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0.py',
     'base_learner/pspnet_r50-d8_4xb4-20k_fss1000-base.py',
@@ -67,6 +69,7 @@ SHAPES_CONFIGS = [
     'bam/bam_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     'hsnet/hsnet_r18_1xb8-2k_shapes5i-fold0-1shot.py',
     'hdmnet/hdmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
+    'piclip/piclip_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
 ]
 CHECK_TESTS = ['tests/test_paper_scale.py',
                'tests/test_apis/test_few_shot_inferencer.py::test_runs_with_the_model_off_the_cpu',
@@ -121,7 +124,8 @@ def synthetic_batch(batch: int, shot: int, size, class_name: str, train: bool):
             s.gt_sem_seg = PixelData(data=label[None])
         s.support_masks = PixelData(data=torch.stack([blob() for _ in range(shot)]))
         s.set_metainfo(dict(img_shape=(h, w), ori_shape=(h, w), class_id=1,
-                            class_name=class_name, base_label=0 if not train else 1))
+                            class_name=class_name, query_class_names=['person', class_name],
+                            base_label=0 if not train else 1))
         samples.append(s)
         queries.append(torch.randint(0, 255, (3, h, w), dtype=torch.uint8))
         supports.append(torch.randint(0, 255, (shot, 3, h, w), dtype=torch.uint8))

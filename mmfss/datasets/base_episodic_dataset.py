@@ -604,6 +604,9 @@ class BaseEpisodicDataset(BaseDataset):
             class_name=classes[class_id] if class_id < len(classes) else None,
             base_label=self.base_label(class_id),
             episode_index=idx)
+        query_classes = self.data_list[self._name_to_index[query]].get('classes')
+        if query_classes is not None:  # read only by a prior that reads the query's labels
+            info['query_class_names'] = [classes[c] for c in query_classes if c < len(classes)]
         if self.protocol is not None:  # read by ProtocolTestResize
             info.update(protocol=self.protocol, test_size=self.test_size)
         return info

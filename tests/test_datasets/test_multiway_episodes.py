@@ -103,3 +103,20 @@ def test_metric_scores_each_way():
     assert out['episodes'] == 2
     assert out['fg-IoU'] == round(4 / 6 * 100, 2)
     assert out['bg-IoU'] == round(1 / 3 * 100, 2)
+
+
+def test_one_way_items_name_the_querys_annotated_classes(shapes_root):
+    """metainfo query_class_names: the classes of the query's label map (those of at least
+    min_class_pixels, as the lists count them), the episode's among them; read only by a
+    prior that reads the query's labels (CLIPPriorNeck prompt_classes='query_labels')."""
+    ds = DATASETS.build(small_shapes_cfg(shapes_root, split='val', fold=0, shot=1,
+                                         num_episodes=6, seed=0, pipeline=PIPELINE))
+    classes = ds.metainfo['classes']
+    for idx in range(len(ds)):
+        sample = ds[idx]['data_samples']
+        raw = read_label_map(sample.img_path.replace('JPEGImages', 'SegmentationClassAug')
+                             .replace('.jpg', '.png'))
+        present = [classes[c] for c in np.unique(raw) if 0 < c < 255 and
+                   (raw == c).sum() >= ds.min_class_pixels]
+        assert sample.query_class_names == present
+        assert sample.class_name in sample.query_class_names

@@ -15,10 +15,13 @@ from ..test_paper_scale import FAMILIES, family_config
 
 # graph breaks of one training forward + loss, and of one prediction. DOTGraph: CLIP's
 # Grad-CAM and its host-side box refinement run eagerly (CLIPPriorNeck.cams, once for the
-# queries, once for the supports, each a break before and after). predict: mmseg's
-# postprocess_result reads the padding from the metainfo (a data-dependent crop).
-LOSS_BREAKS = dict(baseline=0, cmnet=0, dotgraph=7, pfenet=0, bam=0, hsnet=0, hdmnet=0)
-PREDICT_BREAKS = dict(baseline=1, cmnet=1, dotgraph=7, pfenet=1, bam=1, hsnet=1, hdmnet=1)
+# queries, once for the supports, each a break before and after); PI-CLIP: the queries'
+# alone, and its visual-visual prior compiles. predict: mmseg's postprocess_result reads the
+# padding from the metainfo (a data-dependent crop).
+LOSS_BREAKS = dict(baseline=0, cmnet=0, dotgraph=7, pfenet=0, bam=0, hsnet=0, hdmnet=0,
+                   piclip=4)
+PREDICT_BREAKS = dict(baseline=1, cmnet=1, dotgraph=7, pfenet=1, bam=1, hsnet=1, hdmnet=1,
+                      piclip=4)
 
 
 def _model(family: str, train: bool):

@@ -95,6 +95,8 @@ class PackEpisodeInputs(BaseTransform):
             episode_index=results.get('episode_index', -1),
             support_img_paths=[s.get('img_path') for s in results['supports']],
             support_img_shapes=[s['img'].shape[:2] for s in results['supports']])
+        if results.get('query_class_names') is not None:  # the query's annotated classes
+            meta['query_class_names'] = list(results['query_class_names'])
         if 'class_ids' in results:  # N-way: one class per way, supports way by way
             meta.update(class_ids=[int(c) for c in results['class_ids']],
                         class_names=list(results.get('class_names') or []))

@@ -51,6 +51,8 @@ class HierarchicalMatchingHead(BaseDecodeHead):
     Args:
         prior_keys (Sequence[str]): Priors of the episode, concatenated in order.
         prior_scale (float): Factor of the priors in ``query_merge`` (HDMNet 10).
+        prior_channels (int, optional): Channels of the concatenated priors; None: one per
+            key (PI-CLIP: its visual-text prior twice and 2K visual-visual maps).
         embed_dims (int): Width of the merges and the transformer (64).
         reduce_dropout (float): Dropout2d after the reductions (0.5).
         mask_eps (float): Added to the prototype's mask area (5e-4).
@@ -71,6 +73,7 @@ class HierarchicalMatchingHead(BaseDecodeHead):
     def __init__(self,
                  prior_keys: Sequence[str] = ('prior_psp', 'prior'),
                  prior_scale: float = 10.0,
+                 prior_channels: Optional[int] = None,
                  embed_dims: int = 64,
                  reduce_dropout: float = 0.5,
                  mask_eps: float = 5e-4,
@@ -95,7 +98,8 @@ class HierarchicalMatchingHead(BaseDecodeHead):
         self.prior_scale = prior_scale
         self.mask_eps = mask_eps
         self.norm_eval = norm_eval
-        c, e, p = self.channels, embed_dims, len(self.prior_keys)
+        c, e = self.channels, embed_dims
+        p = len(self.prior_keys) if prior_channels is None else int(prior_channels)
 
         def conv(in_channels: int, out_channels: int) -> ConvModule:
             return ConvModule(in_channels, out_channels, 1, bias=False, norm_cfg=None,
@@ -123,9 +127,15 @@ class HierarchicalMatchingHead(BaseDecodeHead):
         if missing:
             raise KeyError(f'HierarchicalMatchingHead needs priors {missing}, but the necks '
                            f'produced {sorted(feats.priors)}')
-        return torch.cat([
+        priors = torch.cat([
             resize(feats.priors[k], size=size, mode='bilinear', align_corners=self.align_corners,
                    warning=False) for k in self.prior_keys], dim=1)
+        if priors.shape[1] != self.query_merge.conv.in_channels - 2 * self.channels:
+            raise ValueError(
+                f'HierarchicalMatchingHead was built for '
+                f'{self.query_merge.conv.in_channels - 2 * self.channels} prior channels '
+                f'(prior_channels), but the priors {self.prior_keys} have {priors.shape[1]}')
+        return priors
 
     def forward(self, feats: EpisodeFeatures) -> Tensor:
         """[B, 2, h, w] meta logits."""

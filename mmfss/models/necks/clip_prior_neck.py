@@ -108,10 +108,11 @@ class CLIPPriorNeck(BaseModule):
        ``extras['support_' + prior_keys[i]]`` ([B, K, 1, hs, ws]); with ``bg_prompt='none'``
        the background prior is all zeros.
 
-    No ground truth is read: PI-CLIP builds its prompt set from the classes annotated in the
-    query (and returns no prior when the episode's class is absent from the annotation);
-    mmfss uses only the episode's class and the fixed class-agnostic vocabulary, in training
-    and at test time alike.
+    By default no ground truth is read: PI-CLIP builds its prompt set from the classes
+    annotated in the query (and returns no prior when the episode's class is absent from
+    the annotation); mmfss uses only the episode's class and the fixed class-agnostic
+    vocabulary, in training and at test time alike. ``prompt_classes='query_labels'``
+    is PI-CLIP's reading, for the config that reproduces it.
 
     The CLIP weights are frozen and not saved in checkpoints (``save_clip_weights=False``):
     they come from ``pretrained`` again when the model is built.
@@ -143,6 +144,18 @@ class CLIPPriorNeck(BaseModule):
         prior_keys (Sequence[str]): Names of the foreground and background priors.
         data_mean, data_std (Sequence[float]): The data preprocessor's normalisation.
         save_clip_weights (bool): Keep the CLIP weights in ``state_dict()``.
+        prompt_classes (str): ``'episode'`` (default): the episode's class alone (with the
+            background vocabulary as distractors). ``'query_labels'``: **reads the query's
+            labels**: the query's prompt set is the foreground prompts of every class
+            annotated in the query, then their background prompts (metainfo
+            ``query_class_names``, set by the episodic datasets from their image lists),
+            the CAM explaining the episode's class, as PI-CLIP's ``get_img_cam`` builds it
+            from the query's annotation; the supports keep the episode mode. Off by
+            default: a test-time prior that reads the query's ground truth is not a few-shot
+            prediction; only the config that reproduces PI-CLIP turns it on.
+        support_priors (bool): Also compute the supports' priors (DOTGraph reads them;
+            PI-CLIP's visual-text prior is the query's alone: False skips the supports'
+            Grad-CAM).
     """
 
     def __init__(self,
@@ -164,9 +177,15 @@ class CLIPPriorNeck(BaseModule):
                  data_mean: Sequence[float] = (123.675, 116.28, 103.53),
                  data_std: Sequence[float] = (58.395, 57.12, 57.375),
                  save_clip_weights: bool = False,
+                 prompt_classes: str = 'episode',
+                 support_priors: bool = True,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         import open_clip
+        if prompt_classes not in ('episode', 'query_labels'):
+            raise ValueError(f"prompt_classes must be 'episode' or 'query_labels', got "
+                             f'{prompt_classes!r}')
+        self.prompt_classes, self.support_priors = prompt_classes, support_priors
         if not tau > 0:
             raise ValueError(f'tau must be > 0, got {tau!r}')
         if isinstance(class_names, dict):
@@ -181,7 +200,8 @@ class CLIPPriorNeck(BaseModule):
             raise ValueError(f'bg_prompt must be one of {sorted(BG_PROMPTS)} or a template '
                              f'with {{}}, got {bg_prompt!r}')
         self.background_vocabulary = tuple(background_vocabulary or ())
-        if self.bg_template is not None and not self.background_vocabulary:
+        if (self.bg_template is not None and not self.background_vocabulary
+                and prompt_classes == 'episode'):
             raise ValueError(
                 'background_vocabulary is empty: over the two prompts {foreground, background} '
                 'the softmax gives S_b = 1 - S_f, so the background prior would be the '
@@ -257,13 +277,15 @@ class CLIPPriorNeck(BaseModule):
         return self
 
     # ------------------------------------------------------------------ encoders
-    def prompts(self, class_name: str) -> List[str]:
-        """The prompt set of one image: foreground, background (unless ``'none'``), then the
-        background vocabulary."""
-        name = self.class_name_map.get(class_name, class_name).replace('_', ' ')
-        prompts = [self.fg_template.format(name)]
+    def prompts(self, class_name: Union[str, Sequence[str]]) -> List[str]:
+        """The prompt set of one image: the foreground prompt of each class, their
+        background prompts (unless ``'none'``), then the background vocabulary. One class
+        (a str): foreground, background, vocabulary."""
+        names = [class_name] if isinstance(class_name, str) else list(class_name)
+        names = [self.class_name_map.get(n, n).replace('_', ' ') for n in names]
+        prompts = [self.fg_template.format(n) for n in names]
         if self.bg_template is not None:
-            prompts.append(self.bg_template.format(name))
+            prompts += [self.bg_template.format(n) for n in names]
         return prompts + [self.fg_template.format(w) for w in self.background_vocabulary]
 
     @torch.compiler.disable  # tokenizer and cache: host work, outside a compiled graph
@@ -305,12 +327,14 @@ class CLIPPriorNeck(BaseModule):
     # the Grad-CAM differentiates CLIP itself and boxes its maps on the host: eager under
     # torch.compile, one graph break per call
     @torch.compiler.disable
-    def cams(self, images: Tensor, class_names: Sequence[str]) -> Dict[str, Tensor]:
+    def cams(self, images: Tensor, class_names: Sequence, target: int = 0) -> Dict[str, Tensor]:
         """Scaled (and refined) CAMs [N, T, h, w] at CLIP's patch grid of ``images``; T = 2
         (foreground, background) or 1 with ``bg_prompt='none'``. Also returns what
-        :func:`clip_grad_cam` returns."""
+        :func:`clip_grad_cam` returns. ``class_names``: one class per image, or one list of
+        classes per image (all of the same length) whose ``target``-th is explained."""
         text = self.text_embeddings(class_names)
-        targets = [0] if self.bg_template is None else [0, 1]
+        n = 1 if isinstance(class_names[0], str) else len(class_names[0])
+        targets = [target] if self.bg_template is None else [target, n + target]
         out = clip_grad_cam(self.clip.visual, self.to_clip(images), text.to(
             next(self.clip.visual.parameters()).dtype), targets, self.tau,
             self.affinity_layers if self.affinity_refine else 0)
@@ -325,16 +349,39 @@ class CLIPPriorNeck(BaseModule):
 
     # ------------------------------------------------------------------ forward
     def priors(self, images: Tensor, class_names: Sequence[str],
-               size: Tuple[int, int]) -> List[Tensor]:
+               size: Tuple[int, int], label_sets: Optional[Sequence[Sequence[str]]] = None
+               ) -> List[Tensor]:
         """Foreground and background priors of ``images`` [N, 3, H, W] of classes
         ``class_names``, each [N, 1, *size] in [0, 1] (the background one all zeros with
-        ``bg_prompt='none'``)."""
-        maps = self.cams(images, class_names)['maps']
+        ``bg_prompt='none'``). ``label_sets``: per image, the classes of its prompt set
+        (``prompt_classes='query_labels'``), image by image."""
+        if label_sets is None:
+            maps = self.cams(images, class_names)['maps']
+        else:
+            maps = torch.cat([
+                self.cams(images[i:i + 1], [list(labels)], list(labels).index(name))['maps']
+                for i, (name, labels) in enumerate(zip(class_names, label_sets))])
         maps = F.interpolate(maps, size=tuple(size), mode='bilinear',
                              align_corners=False).clamp_(0, 1).to(images.dtype)
         fg = maps[:, :1]
         bg = maps[:, 1:2] if maps.shape[1] > 1 else torch.zeros_like(fg)
         return [fg, bg]
+
+    def _query_labels(self, feats: EpisodeFeatures,
+                      names: Sequence[str]) -> Optional[List[List[str]]]:
+        """The classes annotated in each query (``prompt_classes='query_labels'``)."""
+        if self.prompt_classes != 'query_labels':
+            return None
+        sets = []
+        for i, (meta, name) in enumerate(zip(feats.img_metas, names)):
+            labels = meta.get('query_class_names')
+            if not labels or name not in labels:
+                raise ValueError(
+                    "CLIPPriorNeck(prompt_classes='query_labels') reads the classes annotated "
+                    f"in each query (metainfo 'query_class_names'); episode {i} "
+                    f'(class {name!r}) has {labels!r}')
+            sets.append(list(labels))
+        return sets
 
     def forward(self, feats: EpisodeFeatures) -> EpisodeFeatures:
         b, k = feats.batch_size, feats.shot
@@ -348,7 +395,11 @@ class CLIPPriorNeck(BaseModule):
                 raise KeyError(f'prior {key!r} already exists; give each prior neck its own keys')
         q_size = feats.query_feats[self.in_index].shape[-2:]
         s_size = feats.support_feats[self.in_index].shape[-2:]
-        query = self.priors(feats.query_inputs, names, q_size)
+        query = self.priors(feats.query_inputs, names, q_size, self._query_labels(feats, names))
+        if not self.support_priors:
+            for key, q in zip(self.prior_keys, query):
+                feats.priors[key] = q
+            return feats
 
         def support_priors(n: int) -> List[Tensor]:
             # supports depend on nothing else: computed once per support encoding

@@ -30,8 +30,8 @@ from torch import Tensor
 from mmfss.ot.precision import full_precision
 
 __all__ = [
-    'resize_pos_embed', 'vit_last_block_input', 'vit_scores', 'resnet_attnpool_input',
-    'resnet_scores', 'clip_grad_cam', 'is_vit'
+    'resize_pos_embed', 'vit_block_outputs', 'vit_last_block_input', 'vit_scores',
+    'resnet_attnpool_input', 'resnet_scores', 'clip_grad_cam', 'is_vit'
 ]
 
 
@@ -87,6 +87,46 @@ def _block_forward(block: nn.Module, x: Tensor,
     return x, weights
 
 
+def _vit_tokens(visual: nn.Module, images: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+    """Tokens entering the first block of an open_clip ViT ([N, 1 + h*w, width], class
+    token first; positional embedding resized to the patch grid) and the grid (h, w)."""
+    for block in visual.transformer.resblocks:
+        _check_block(block)
+    x = visual.conv1(images)
+    grid = tuple(x.shape[-2:])
+    x = x.flatten(2).transpose(1, 2)
+    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+    x = torch.cat([cls, x], dim=1)
+    x = x + resize_pos_embed(visual.positional_embedding, grid).to(x.dtype)
+    x = visual.patch_dropout(x)
+    return visual.ln_pre(x), grid
+
+
+def vit_block_outputs(visual: nn.Module, images: Tensor,
+                      layers: Sequence[int]) -> Tuple[List[Tensor], Tuple[int, int]]:
+    """Patch tokens after the blocks ``layers`` (0-based) of an open_clip ViT, as maps.
+
+    Args:
+        visual (nn.Module): open_clip ``VisionTransformer`` (eval mode).
+        images (Tensor): [N, 3, H, W]; the patch grid is ``floor(H / patch)`` x
+            ``floor(W / patch)`` (the strided patch convolution drops the rest, as PI-CLIP
+            feeds 473-pixel crops to ``encode_image``).
+        layers (Sequence[int]): Blocks whose outputs are returned, in this order.
+
+    Returns:
+        tuple: per layer [N, width, h, w] (class token dropped) and the grid (h, w).
+    """
+    x, grid = _vit_tokens(visual, images)
+    wanted = {int(i) for i in layers}
+    outs = {}
+    for i, block in enumerate(visual.transformer.resblocks[:max(wanted) + 1]):
+        x, _ = _block_forward(block, x, False)
+        if i in wanted:
+            outs[i] = x
+    maps = [outs[int(i)][:, 1:].transpose(1, 2).reshape(x.shape[0], -1, *grid) for i in layers]
+    return maps, grid
+
+
 def vit_last_block_input(visual: nn.Module, images: Tensor,
                          need_weights: Union[bool, int] = False
                          ) -> Tuple[Tensor, List[Tensor], Tuple[int, int]]:
@@ -104,16 +144,7 @@ def vit_last_block_input(visual: nn.Module, images: Tensor,
         the blocks asked for, in block order ([N, 1 + hw, 1 + hw] each; empty without
         ``need_weights``) and the patch grid (h, w).
     """
-    for block in visual.transformer.resblocks:
-        _check_block(block)
-    x = visual.conv1(images)
-    grid = tuple(x.shape[-2:])
-    x = x.flatten(2).transpose(1, 2)
-    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-    x = torch.cat([cls, x], dim=1)
-    x = x + resize_pos_embed(visual.positional_embedding, grid).to(x.dtype)
-    x = visual.patch_dropout(x)
-    x = visual.ln_pre(x)
+    x, grid = _vit_tokens(visual, images)
     blocks = visual.transformer.resblocks[:-1]
     first = (0 if need_weights is True else
              len(blocks) - min(int(need_weights), len(blocks)) if need_weights else len(blocks))

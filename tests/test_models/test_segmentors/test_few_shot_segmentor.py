@@ -300,7 +300,7 @@ class TestSupportReuseAndWays:
 
 
 # ------------------------------------------------------------- speed levers keep results
-LEVER_FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet', 'hdmnet')
+LEVER_FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet', 'hdmnet', 'piclip')
 
 
 def _losses_and_logits(family, shot, **levers):
@@ -313,6 +313,8 @@ def _losses_and_logits(family, shot, **levers):
     cfg = copy.deepcopy(family_config(family).model)
     if shot > 1 and ('shot' in cfg.decode_head or cfg.decode_head.type == 'EnsembleFewShotHead'):
         cfg.decode_head.shot = shot
+    if family == 'piclip':  # the visual-text prior twice, one visual-visual map per block/shot
+        cfg.decode_head.meta_head.prior_channels = 2 + 2 * shot
     torch.manual_seed(0)
     model = MODELS.build(dict(cfg, **levers))
     model.init_weights()
