@@ -16,14 +16,16 @@ CUDA's ``max_memory_allocated`` on a GPU, the process's peak resident set on the
 includes the interpreter and the libraries, the same for every side).
 
 A side is a method of mmfss (``baseline``, ``cmnet``, ``dotgraph``, ``pfenet``, ``bam``,
-``hsnet``; ``NAME+compile``: its ``train_step`` and ``test_step`` under ``torch.compile``,
+``hsnet``, ``hdmnet``, ``piclip``; ``NAME+compile``: its ``train_step`` and ``test_step`` under ``torch.compile``,
 as ``tools/train.py --compile``, the warm-up rounds absorbing the compilation; the ports
-of PFENet, BAM and HSNet are equal to their reference code to 1e-5, see
-docs/reference_parity.md) or, with ``--reference-root NAME=DIR``, the reference's own code
+of PFENet, BAM, HSNet and HDMNet, and PI-CLIP's visual-visual prior, are equal to their
+reference code to 1e-5, see docs/reference_parity.md; PI-CLIP's side reads the synthetic
+queries' two annotated classes, as its code reads the query's labels) or, with ``--reference-root NAME=DIR``, the reference's own code
 (``pfenet@ref``: dvlab-research/PFENet's ``model/PFENet.py`` from a checkout at DIR, run as
 its ``train.py`` runs it: backbone frozen, SGD over its other modules, ``aux_weight`` 1).
 The reference is imported by this tool only, and only then; mmfss never imports it.
-PI-CLIP's port (DOTGraph's peer in its paper) is not in mmfss yet.
+``dotgraph:piclip`` is DOTGraph's Table 4 (1.23x PI-CLIP's training time, 1.06x its
+inference) in one harness.
 
 The CPU is named in the output (``/proc/cpuinfo``); numbers of different CPUs or of runs with
 other work on the machine do not compare.
@@ -45,9 +47,11 @@ METHODS = dict(
     dotgraph='dotgraph/dotgraph_r50-d8-vitb16_1xb4-100e_pascal5i-fold0-1shot.py',
     pfenet='pfenet/pfenet_r50-d8_1xb4-200e_pascal5i-fold0-1shot.py',
     bam='bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-1shot.py',
-    hsnet='hsnet/hsnet_r50_1xb20-2000e_pascal5i-fold0-1shot.py')
+    hsnet='hsnet/hsnet_r50_1xb20-2000e_pascal5i-fold0-1shot.py',
+    hdmnet='hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-1shot.py',
+    piclip='piclip/piclip_r50-d8-vitb16_1xb8-200e_pascal5i-fold0-1shot.py')
 REFERENCES = ('pfenet', )
-DEFAULT_PAIRS = ['baseline:pfenet', 'cmnet:pfenet']
+DEFAULT_PAIRS = ['baseline:pfenet', 'cmnet:pfenet', 'dotgraph:piclip']
 
 
 def cpu_name() -> str:
