@@ -23,8 +23,9 @@ from .test_paper_scale import FAMILIES, family_config, short_run
 
 MATRIX_BACKBONES = ('resnet18', 'mobilenetv2', 'mit', 'swin', 'vit', 'dinov2')
 # HSNet's learner reads block-level hypercolumns (HypercolumnResNet), not a backbone's
-# stage outputs: it is not in the matrix until the other families' backbones give theirs
-MATRIX_FAMILIES = tuple(f for f in FAMILIES if f != 'hsnet')
+# stage outputs: it is not in the matrix until the other families' backbones give theirs;
+# FoundationFSS's learner reads every block of its ViT (DINOv2) as a correlation channel
+MATRIX_FAMILIES = tuple(f for f in FAMILIES if f not in ('hsnet', 'foundationfss'))
 
 
 def _auto(node):

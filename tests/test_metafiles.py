@@ -19,7 +19,7 @@ def test_model_index_lists_every_method_and_config():
     index = _load('model-index.yml')['Import']
     papers = json.load(open(osp.join(REPO, 'mmfss/evaluation/paper_results.json')))
     assert {osp.basename(osp.dirname(p)) for p in index} == {
-        'pfenet', 'bam', 'hsnet', 'hdmnet', 'piclip', 'cmnet', 'dotgraph'}
+        'pfenet', 'bam', 'hsnet', 'hdmnet', 'piclip', 'foundationfss', 'cmnet', 'dotgraph'}
     for metafile in index:
         method = osp.basename(osp.dirname(metafile))
         meta = _load(metafile)

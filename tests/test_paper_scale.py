@@ -30,7 +30,8 @@ from .conftest import REPO, SMALL_SHAPES
 from .test_models.test_segmentors.test_few_shot_segmentor import _batch
 from .tiny_clip import TINY_CLIP
 
-FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet', 'hdmnet', 'piclip')
+FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet', 'hdmnet', 'piclip',
+            'foundationfss')
 CONFIGS = dict(
     baseline=f'{REPO}/configs/baseline/fss-baseline_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     pfenet=f'{REPO}/configs/pfenet/pfenet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
@@ -38,13 +39,15 @@ CONFIGS = dict(
     hsnet=f'{REPO}/configs/hsnet/hsnet_r18_1xb8-2k_shapes5i-fold0-1shot.py',
     hdmnet=f'{REPO}/configs/hdmnet/hdmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     piclip=f'{REPO}/configs/piclip/piclip_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
+    foundationfss=f'{REPO}/configs/foundationfss/'
+    'foundationfss_vit-w64_1xb8-2k_shapes5i-fold0-1shot.py',
     cmnet=f'{REPO}/configs/cmnet/cmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     dotgraph=f'{REPO}/configs/dotgraph/dotgraph_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py')
 # host synchronisations allowed in one training step: DOTGraph's CLIP box refinement
 # (OpenCV on the host) reads the CAMs of the queries and of the supports once each; PI-CLIP
 # computes the queries' alone
 SYNC_BUDGET = dict(baseline=0, cmnet=0, dotgraph=2, pfenet=0, bam=0, hsnet=0, hdmnet=0,
-                   piclip=1)
+                   piclip=1, foundationfss=0)
 
 
 def family_config(family: str) -> Config:
@@ -52,6 +55,9 @@ def family_config(family: str) -> Config:
     DOTGraph with a tiny CLIP and BAM's ensemble with a small PSPNet base learner."""
     cfg = Config.fromfile(CONFIGS[family])
     model = cfg.model
+    if family == 'foundationfss':  # its ViT at width 32; the 4D learner has fixed widths
+        model.backbone.arch = dict(embed_dims=32, num_layers=4, num_heads=2)
+        return cfg
     model.backbone.update(stem_channels=8, base_channels=8)  # levels 8, 16, 32, 64
     if family == 'hsnet':  # the 4D learner has fixed widths; the backbone is the knob
         return cfg
@@ -381,6 +387,7 @@ NEW_FAMILY_PAPER_CONFIGS = [
     'hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-5shot.py',
     'hdmnet/hdmnet_r50-d8_4xb6-50e_coco20i-fold0-1shot.py',
     'piclip/piclip_r50-d8-vitb16_1xb8-200e_pascal5i-fold0-5shot.py',
+    'foundationfss/foundationfss_dinov2-b14_1xb20-2000e_pascal5i-fold0-1shot.py',
 ]
 
 

@@ -57,6 +57,7 @@ PAPER_CONFIGS = [
     'hdmnet/hdmnet_r50-d8_4xb6-50e_coco20i-fold0-1shot.py',
     'piclip/piclip_r50-d8-vitb16_1xb8-200e_pascal5i-fold0-1shot.py',
     'piclip/piclip_r50-d8-vitb16_1xb8-200e_pascal5i-fold0-5shot.py',
+    'foundationfss/foundationfss_dinov2-b14_1xb20-2000e_pascal5i-fold0-1shot.py',
     'base_learner/pspnet_r50-d8_4xb3-100e_pascal5i-base-fold0.py',
     'base_learner/pspnet_r50-d8_4xb4-20k_pascal5i-base-fold0.py',
     'base_learner/pspnet_r50-d8_4xb4-20k_fss1000-base.py',
@@ -70,6 +71,7 @@ SHAPES_CONFIGS = [
     'hsnet/hsnet_r18_1xb8-2k_shapes5i-fold0-1shot.py',
     'hdmnet/hdmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
     'piclip/piclip_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py',
+    'foundationfss/foundationfss_vit-w64_1xb8-2k_shapes5i-fold0-1shot.py',
 ]
 CHECK_TESTS = ['tests/test_paper_scale.py',
                'tests/test_apis/test_few_shot_inferencer.py::test_runs_with_the_model_off_the_cpu',

@@ -8,9 +8,9 @@ from .tool_checks import (ToolInputError, check_checkpoint_file, check_config_fi
                           check_dataset_paths, check_device, load_tool_config,
                           run_tool)
 from .reference_weights import (check_reference_files, convert_bam, convert_bam_pspnet,
-                                convert_dinov2, convert_hdmnet, convert_hsnet, convert_pfenet,
-                                convert_pfenet_resnet, convert_pfenet_vgg, convert_swin,
-                                pretrained_checkpoints)
+                                convert_dinov2, convert_foundationfss, convert_hdmnet,
+                                convert_hsnet, convert_pfenet, convert_pfenet_resnet,
+                                convert_pfenet_vgg, convert_swin, pretrained_checkpoints)
 from .train_then_test import train_then_test
 
 __all__ = [
@@ -20,6 +20,6 @@ __all__ = [
     'check_dataset_paths', 'check_device', 'load_tool_config', 'run_tool',
     'check_reference_files', 'convert_bam_pspnet', 'convert_pfenet_resnet', 'convert_swin',
     'convert_pfenet', 'convert_pfenet_vgg', 'convert_bam', 'convert_hsnet', 'convert_dinov2',
-    'convert_hdmnet',
+    'convert_hdmnet', 'convert_foundationfss',
     'pretrained_checkpoints', 'config_batch', 'effective_batch_message'
 ]

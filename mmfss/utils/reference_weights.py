@@ -339,6 +339,30 @@ def convert_dinov2(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     return out
 
 
+def convert_foundationfss(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """A trained FoundationFSS (DUT-CSJ/FoundationFSS ``best_model.pt``: ``{'net': ...}``, a
+    DataParallel state dict with ``module.backbone.*``, DINOv2's hub ViT, and
+    ``module.hpn_learner.*``) -> mmfss's ``configs/foundationfss`` model: ``backbone.*``
+    (:func:`convert_dinov2`) and ``decode_head.*`` (:class:`~mmfss.models.LayerCorrelationHead`
+    keeps FoundationFSS's module names).
+
+    Raises:
+        ValueError: a key is not one of FoundationFSS's.
+    """
+    if isinstance(state, dict) and isinstance(state.get('net'), dict):
+        state = state['net']
+    state = _strip(state)
+    backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    out = {f'backbone.{k}': v for k, v in convert_dinov2(backbone).items()}
+    for key, value in state.items():
+        if key.startswith('backbone.'):
+            continue
+        if not key.startswith('hpn_learner.'):
+            raise ValueError(f'unexpected key {key!r} for a FoundationFSS model')
+        out['decode_head.' + key[len('hpn_learner.'):]] = value
+    return out
+
+
 def _unfold_order(x: torch.Tensor) -> torch.Tensor:
     """Swin's patch merging: the official code concatenates the 2x2 neighbours as
     (row 0, col 0), (row 1, col 0), (row 0, col 1), (row 1, col 1), each a block of C
@@ -514,6 +538,13 @@ for _i in range(4):
             file=f'exp/coco/HDMNet/split{_i}/resnet50/snapshot/<checkpoint>.pth ({_k}-shot)',
             what=f"HDMNet's released ResNet-50 {_k}-shot model of COCO-20i fold {_i}",
             where=HDMNET_MODELS_URL, converter='hdmnet2mmfss.py')
+FOUNDATIONFSS_URL = ('https://github.com/DUT-CSJ/FoundationFSS/releases/download/weights/'
+                     'model_weights.zip')
+for _i in range(4):
+    REFERENCE_FILES[f'pretrain/foundationfss_dinov2_pascal_fold{_i}.pth'] = dict(
+        file=f'<the PASCAL-5i fold {_i} best_model.pt of model_weights.zip>',
+        what=f"FoundationFSS's released DINOv2 model of PASCAL-5i fold {_i}",
+        where=FOUNDATIONFSS_URL, converter='foundationfss2mmfss.py')
 
 
 def reference_file_help(path: str) -> Optional[str]:

@@ -12,7 +12,7 @@ from torch import Tensor
 from ..utils import EpisodeFeatures, decode_losses, foreground_weights
 from ..utils.center_pivot_conv4d import CenterPivotConv4d
 
-__all__ = ['HypercorrelationHead', 'hypercorrelation', 'SHOT_FUSIONS']
+__all__ = ['HypercorrelationHead', 'hypercorrelation', 'fuse_shots', 'SHOT_FUSIONS']
 
 SHOT_FUSIONS = ('vote', 'mean')
 
@@ -40,6 +40,23 @@ def hypercorrelation(query_feats: Sequence[Tensor], support_feats: Sequence[Tens
         s = s / (s.norm(dim=1, keepdim=True) + eps)
         out.append(torch.bmm(q.transpose(1, 2), s).view(b, hq, wq, hs, ws).clamp(min=0))
     return out
+
+
+def fuse_shots(logits: Sequence[Tensor], size, mode: str, training: bool,
+               align_corners: bool = True) -> Tensor:
+    """HSNet's K-shot fusion of per-shot logits [B, 2, h, w]: their mean in training or with
+    ``mode='mean'``; else HSNet's vote (``predict_mask_nshot``: each shot's argmax at the
+    input ``size``, the votes over the largest per episode (at least 1), object where >= 0.5)
+    as one-hot logits [B, 2, *size]."""
+    if len(logits) == 1:
+        return logits[0]
+    if training or mode == 'mean':
+        return torch.stack(list(logits)).mean(0)
+    votes = sum(F.interpolate(x, size, mode='bilinear', align_corners=align_corners)
+                .argmax(dim=1) for x in logits)
+    peak = votes.flatten(1).max(dim=1).values.clamp(min=1).view(-1, 1, 1)
+    fg = (votes.float() / peak >= 0.5).float()
+    return torch.stack([1 - fg, fg], 1)
 
 
 def _block(in_channels: int, channels: Sequence[int], kernels: Sequence[int],
@@ -166,18 +183,9 @@ class HypercorrelationHead(BaseDecodeHead):
             raise ValueError(f'HypercorrelationHead(group_sizes={self.group_sizes}) reads '
                              f'{expected} hypercolumn levels, got {len(feats.query_feats)}: '
                              'use HypercolumnResNet and its group_sizes')
-        k = feats.shot
-        if k == 1:
-            return self.one_shot(feats, 0)
-        logits = [self.one_shot(feats, i) for i in range(k)]
-        if self.training or self.shot_fusion == 'mean':
-            return torch.stack(logits).mean(0)
-        size = feats.query_inputs.shape[-2:]
-        votes = sum(F.interpolate(x, size, mode='bilinear', align_corners=self.align_corners)
-                    .argmax(dim=1) for x in logits)
-        peak = votes.flatten(1).max(dim=1).values.clamp(min=1).view(-1, 1, 1)
-        fg = (votes.float() / peak >= 0.5).float()
-        return torch.stack([1 - fg, fg], 1)
+        return fuse_shots([self.one_shot(feats, i) for i in range(feats.shot)],
+                          feats.query_inputs.shape[-2:], self.shot_fusion, self.training,
+                          self.align_corners)
 
     def loss(self, inputs: EpisodeFeatures, batch_data_samples: SampleList,
              train_cfg: ConfigType) -> dict:

@@ -24,18 +24,23 @@ class CenterPivotConv4d(nn.Module):
             dimensions only.
         padding (Sequence[int]): (pq_h, pq_w, ps_h, ps_w).
         bias (bool): Biases of both 2D convolutions.
+        groups (int): Groups of both 2D convolutions (``in_channels``: FoundationFSS's
+            depth-wise ``DWConv4d``, DUT-CSJ/FoundationFSS ``model/base/conv4d.py``).
 
     Shapes:
         input: [B, C, Hq, Wq, Hs, Ws]; output: [B, C', Hq', Wq', Hs', Ws'].
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Sequence[int],
-                 stride: Sequence[int], padding: Sequence[int], bias: bool = True) -> None:
+                 stride: Sequence[int], padding: Sequence[int], bias: bool = True,
+                 groups: int = 1) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, tuple(kernel_size[:2]),
-                               stride=tuple(stride[:2]), padding=tuple(padding[:2]), bias=bias)
+                               stride=tuple(stride[:2]), padding=tuple(padding[:2]), bias=bias,
+                               groups=groups)
         self.conv2 = nn.Conv2d(in_channels, out_channels, tuple(kernel_size[2:]),
-                               stride=tuple(stride[2:]), padding=tuple(padding[2:]), bias=bias)
+                               stride=tuple(stride[2:]), padding=tuple(padding[2:]), bias=bias,
+                               groups=groups)
         self.support_stride = tuple(stride[2:])
 
     def forward(self, x: Tensor) -> Tensor:
@@ -56,7 +61,7 @@ class CenterPivotConv4d(nn.Module):
             # for a strided convolution with a 1x1 output, e.g. a 1x1 or 2x2 map at stride
             # 4; measured, see tests)
             out2 = F.conv2d(flat, self.conv2.weight, self.conv2.bias, stride=1,
-                            padding=self.conv2.padding)[..., :1, :1]
+                            padding=self.conv2.padding, groups=self.conv2.groups)[..., :1, :1]
         else:
             out2 = self.conv2(flat)
         out2 = out2.view(b, hq, wq, *out2.shape[1:]).permute(0, 3, 1, 2, 4, 5)

@@ -300,7 +300,8 @@ class TestSupportReuseAndWays:
 
 
 # ------------------------------------------------------------- speed levers keep results
-LEVER_FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet', 'hdmnet', 'piclip')
+LEVER_FAMILIES = ('baseline', 'cmnet', 'dotgraph', 'pfenet', 'bam', 'hsnet', 'hdmnet', 'piclip',
+                  'foundationfss')
 
 
 def _losses_and_logits(family, shot, **levers):
@@ -360,7 +361,7 @@ def test_levers_keep_losses_and_logits(family, shot):
         assert torch.allclose(on[key], off[key], rtol=1e-5, atol=1e-6), key
     scale = off_logits.abs().max()
     assert float((on_logits - off_logits).abs().max() / scale) < 1e-5
-    if family == 'hsnet':  # its hypercolumn backbone is read whole
+    if family in ('hsnet', 'foundationfss'):  # hypercolumn / ViT backbones are read whole
         assert not model._can_defer_support_stage()
     elif family == 'hdmnet':  # its prior and the PSP level read the input-masked supports'
         assert model._can_defer_support_stage() and reads  # last stage: computed on read
