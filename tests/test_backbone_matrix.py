@@ -149,6 +149,17 @@ def _bam_meta_on_cmnet_ot_prior():
     return cfg
 
 
+def _hsnet_on_swin():
+    """HSNet's 4D learner on Swin's block-level hypercolumns (HypercolumnSwin, the blocks
+    of stages 1-3)."""
+    cfg = family_config('hsnet')
+    cfg.model.backbone = ConfigDict(
+        type='HypercolumnSwin', stages=(1, 2, 3), pretrain_img_size=96, embed_dims=16,
+        depths=[1, 2, 2, 2], num_heads=[1, 2, 2, 4], window_size=3)
+    cfg.model.decode_head.group_sizes = (2, 2, 2)
+    return cfg
+
+
 def _hdmnet_over_dotgraph():
     """DOTGraph's necks (PFENet's prior, the CLIP prior, the OT graph) feeding HDMNet's
     hierarchical matching transformer, which reads the OT graph's level and the three
@@ -175,6 +186,7 @@ SWAPS = {
     "HSNet's 4D learner in BAM's ensemble": (lambda: _hsnet_in_ensemble(), 'decode.loss_meta'),
     "DOTGraph's CLIP prior and OT graph into HDMNet's transformer": (_hdmnet_over_dotgraph,
                                                                      'decode.loss_distill'),
+    "HSNet's 4D learner on Swin's block hypercolumns": (_hsnet_on_swin, 'decode.loss_ce'),
 }
 
 

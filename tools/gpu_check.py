@@ -52,6 +52,7 @@ PAPER_CONFIGS = [
     'hsnet/hsnet_vgg16_1xb20-2000e_pascal5i-fold0-1shot.py',
     'hsnet/hsnet_r50_1xb40-2000e_coco20i-fold0-1shot.py',
     'hsnet/hsnet_r50_1xb20-2000e_fss1000-1shot.py',
+    'hsnet/hsnet_swin-b_1xb20-2000e_pascal5i-fold0-1shot.py',
     'hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-1shot.py',
     'hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-5shot.py',
     'hdmnet/hdmnet_r50-d8_4xb6-50e_coco20i-fold0-1shot.py',
