@@ -10,29 +10,13 @@ skipped: mmfss loads CLIP from its own file). DST holds the weights of ``configs
 ``kshot_rw``); every key is mapped and an unknown key stops the conversion naming it. See
 ``mmfss/utils/reference_weights.py``.
 """
-import argparse
 import sys
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__)
-    parser.add_argument('src', help='an HDMNet checkpoint')
-    parser.add_argument('dst', help='output file, e.g. pretrain/hdmnet_resnet50_coco_split0_1shot.pth')
-    return parser.parse_args(argv)
-
-
-def run(args):
-    from mmfss.utils.reference_weights import convert_file, convert_hdmnet
-    convert_file(args.src, args.dst, convert_hdmnet)
-    return 0
-
-
 def main(argv=None):
-    args = parse_args(argv)
-    from mmfss.utils.tool_checks import run_tool
-    return run_tool(lambda: run(args))
+    from mmfss.utils.converter_cli import converter_main
+    return converter_main(__doc__, 'convert_hdmnet', 'an HDMNet checkpoint',
+                          'pretrain/hdmnet_resnet50_coco_split0_1shot.pth', argv)
 
 
 if __name__ == '__main__':

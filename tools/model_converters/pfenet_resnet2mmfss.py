@@ -8,30 +8,13 @@ mmseg's ``ResNetV1c(stem_channels=128, contract_dilation=False)``, the backbone 
 paper configs, which load it from ``pretrain/pfenet_resnet50_v2.pth`` (the ImageNet
 classifier ``fc`` is dropped). See ``mmfss/utils/reference_weights.py``.
 """
-import argparse
 import sys
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__)
-    parser.add_argument('src', help="PFENet's resnet50_v2.pth or resnet101_v2.pth")
-    parser.add_argument('dst', help='output file, e.g. pretrain/pfenet_resnet50_v2.pth')
-    return parser.parse_args(argv)
-
-
-def run(args):
-    from mmfss.utils.reference_weights import convert_file
-    from mmfss.utils.reference_weights import convert_pfenet_resnet
-    convert_file(args.src, args.dst, convert_pfenet_resnet)
-    return 0
-
-
 def main(argv=None):
-    args = parse_args(argv)
-    from mmfss.utils.tool_checks import run_tool
-    return run_tool(lambda: run(args))
+    from mmfss.utils.converter_cli import converter_main
+    return converter_main(__doc__, 'convert_pfenet_resnet', "PFENet's resnet50_v2.pth or resnet101_v2.pth",
+                          'pretrain/pfenet_resnet50_v2.pth', argv)
 
 
 if __name__ == '__main__':
