@@ -152,7 +152,8 @@ def test_cli_errors(tmp_path, monkeypatch, capsys):
 
 
 TOOLS = sorted(osp.relpath(p, f'{REPO}/tools') for pattern in ('*.py', '*/*.py')
-               for p in glob.glob(f'{REPO}/tools/{pattern}'))
+               for p in glob.glob(f'{REPO}/tools/{pattern}')
+               if not osp.basename(p).startswith('_'))  # private helpers are no tools
 
 
 @pytest.mark.parametrize('tool', TOOLS)

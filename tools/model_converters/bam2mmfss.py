@@ -9,11 +9,15 @@ with it. DST holds the weights of ``configs/bam`` (backbone, base learner, meta 
 conversion naming it. BAM's base-learner PSPNets alone convert with bam_pspnet2mmfss.py. See
 ``mmfss/utils/reference_weights.py``.
 """
+import os.path as osp
 import sys
 
 
 def main(argv=None):
-    from mmfss.utils.converter_cli import converter_main
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from _cli import converter_main
     return converter_main(__doc__, 'convert_bam', 'a BAM checkpoint',
                           'pretrain/bam_resnet50_pascal_split0_1shot.pth', argv)
 

@@ -9,11 +9,15 @@ contract_dilation=False)``, ``decode_head.*``: ``PSPHead``), what ``configs/base
 trains; the DOTGraph configs load it from ``pretrain/bam_pspnet_resnet50_<data>_split<i>.pth``.
 See ``mmfss/utils/reference_weights.py``.
 """
+import os.path as osp
 import sys
 
 
 def main(argv=None):
-    from mmfss.utils.converter_cli import converter_main
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from _cli import converter_main
     return converter_main(__doc__, 'convert_bam_pspnet', "BAM's best.pth of a fold's base learner",
                           'pretrain/bam_pspnet_resnet50_pascal_split0.pth', argv)
 

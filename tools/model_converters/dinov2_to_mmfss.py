@@ -9,11 +9,15 @@ versions). DST holds the weights of ``DINOv2`` (the same module names; the unuse
 configs load from ``pretrain/dinov2_vitb14.pth``. Key mapping:
 ``mmfss/utils/reference_weights.py`` (``convert_dinov2``).
 """
+import os.path as osp
 import sys
 
 
 def main(argv=None):
-    from mmfss.utils.converter_cli import converter_main
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from _cli import converter_main
     return converter_main(__doc__, 'convert_dinov2', 'DINOv2 checkpoint, e.g. dinov2_vitb14_pretrain.pth',
                           'pretrain/dinov2_vitb14.pth', argv)
 

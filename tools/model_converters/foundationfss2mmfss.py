@@ -8,11 +8,15 @@ DST holds the weights of ``configs/foundationfss`` (the DINOv2 backbone and
 ``LayerCorrelationHead``); every key is mapped and an unknown key stops the conversion naming
 it. See ``mmfss/utils/reference_weights.py``.
 """
+import os.path as osp
 import sys
 
 
 def main(argv=None):
-    from mmfss.utils.converter_cli import converter_main
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from _cli import converter_main
     return converter_main(__doc__, 'convert_foundationfss', 'a FoundationFSS checkpoint',
                           'pretrain/foundationfss_dinov2_pascal_fold0.pth', argv)
 

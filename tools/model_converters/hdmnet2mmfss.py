@@ -10,11 +10,15 @@ skipped: mmfss loads CLIP from its own file). DST holds the weights of ``configs
 ``kshot_rw``); every key is mapped and an unknown key stops the conversion naming it. See
 ``mmfss/utils/reference_weights.py``.
 """
+import os.path as osp
 import sys
 
 
 def main(argv=None):
-    from mmfss.utils.converter_cli import converter_main
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from _cli import converter_main
     return converter_main(__doc__, 'convert_hdmnet', 'an HDMNet checkpoint',
                           'pretrain/hdmnet_resnet50_coco_split0_1shot.pth', argv)
 

@@ -8,11 +8,15 @@ mmseg's ``ResNetV1c(stem_channels=128, contract_dilation=False)``, the backbone 
 paper configs, which load it from ``pretrain/pfenet_resnet50_v2.pth`` (the ImageNet
 classifier ``fc`` is dropped). See ``mmfss/utils/reference_weights.py``.
 """
+import os.path as osp
 import sys
 
 
 def main(argv=None):
-    from mmfss.utils.converter_cli import converter_main
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from _cli import converter_main
     return converter_main(__doc__, 'convert_pfenet_resnet', "PFENet's resnet50_v2.pth or resnet101_v2.pth",
                           'pretrain/pfenet_resnet50_v2.pth', argv)
 

@@ -9,11 +9,15 @@ the ImageNet-22K Swin-B that HSNet and DCAMA use). DST holds the weights of mmse
 is already in this layout and needs no conversion. Key mapping and the patch-merging
 reorder: ``mmfss/utils/reference_weights.py`` (``convert_swin``).
 """
+import os.path as osp
 import sys
 
 
 def main(argv=None):
-    from mmfss.utils.converter_cli import converter_main
+    here = osp.dirname(osp.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from _cli import converter_main
     return converter_main(__doc__, 'convert_swin',
                           'official Swin checkpoint, e.g. swin_base_patch4_window12_384_22k.pth',
                           'pretrain/swin_base_patch4_window12_384_22k.pth', argv)

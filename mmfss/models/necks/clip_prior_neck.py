@@ -150,7 +150,9 @@ class CLIPPriorNeck(BaseModule):
             annotated in the query, then their background prompts (metainfo
             ``query_class_names``, set by the episodic datasets from their image lists),
             the CAM explaining the episode's class, as PI-CLIP's ``get_img_cam`` builds it
-            from the query's annotation; the supports keep the episode mode. Off by
+            from the query's annotation (a class absent from it, e.g. a way of an N-way
+            query, is added to the set; PI-CLIP's code returns a constant 255 map there);
+            the supports keep the episode mode. Off by
             default: a test-time prior that reads the query's ground truth is not a few-shot
             prediction; only the config that reproduces PI-CLIP turns it on.
         support_priors (bool): Also compute the supports' priors (DOTGraph reads them;
@@ -375,12 +377,14 @@ class CLIPPriorNeck(BaseModule):
         sets = []
         for i, (meta, name) in enumerate(zip(feats.img_metas, names)):
             labels = meta.get('query_class_names')
-            if not labels or name not in labels:
+            if labels is None:
                 raise ValueError(
                     "CLIPPriorNeck(prompt_classes='query_labels') reads the classes annotated "
-                    f"in each query (metainfo 'query_class_names'); episode {i} "
-                    f'(class {name!r}) has {labels!r}')
-            sets.append(list(labels))
+                    f"in each query (metainfo 'query_class_names', set by the episodic "
+                    f'datasets); episode {i} (class {name!r}) has none')
+            # a class absent from the annotation (an N-way query): PI-CLIP's code returns a
+            # map of 255 for the whole batch there; mmfss adds the class to the set
+            sets.append(list(labels) + ([] if name in labels else [name]))
         return sets
 
     def forward(self, feats: EpisodeFeatures) -> EpisodeFeatures:

@@ -109,8 +109,10 @@ def test_query_label_prompts_read_the_querys_classes():
     torch.testing.assert_close(out.priors['clip_fg'][:1], expected[:, :1])
     torch.testing.assert_close(out.priors['clip_bg'][:1], expected[:, 1:2])
     feats.priors = {}
-    feats.img_metas[1] = dict(class_name='bus', query_class_names=['car'])
-    with pytest.raises(ValueError, match="episode 1 \\(class 'bus'\\) has \\['car'\\]"):
+    feats.img_metas[1] = dict(class_name='bus', query_class_names=['car'])  # an N-way way
+    assert neck._query_labels(feats, ['cat', 'bus']) == [['dog', 'cat'], ['car', 'bus']]
+    feats.img_metas[1] = dict(class_name='bus')
+    with pytest.raises(ValueError, match="episode 1 \\(class 'bus'\\) has none"):
         neck(feats)
     with pytest.raises(ValueError, match="prompt_classes must be 'episode' or 'query_labels'"):
         MODELS.build(tiny_clip_neck(prompt_classes='all'))

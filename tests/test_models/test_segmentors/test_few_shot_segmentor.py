@@ -45,7 +45,7 @@ def _batch(b=2, k=1, h=48, w=40, ori=(60, 50)):
         s.gt_sem_seg = PixelData(data=torch.randint(0, 2, (1, h, w)))
         s.support_masks = PixelData(data=torch.randint(0, 2, (k, h, w)))
         s.set_metainfo(dict(img_shape=(h, w), ori_shape=ori, class_id=1, class_name='aeroplane',
-                           base_label=1))
+                           query_class_names=['person', 'aeroplane'], base_label=1))
         samples.append(s)
     inputs = dict(query=[torch.randint(0, 255, (3, h, w), dtype=torch.uint8) for _ in range(b)],
                   support=[torch.randint(0, 255, (k, 3, h, w), dtype=torch.uint8)

@@ -1,6 +1,6 @@
-"""The command line shared by the reference-checkpoint converters
-(``tools/model_converters/*2mmfss.py``): ``SRC DST``, one conversion, one ``error:`` line on
-bad input."""
+"""The command line shared by the reference-checkpoint converters of this folder
+(``*2mmfss.py``): ``SRC DST``, one conversion, one ``error:`` line on bad input. Not a tool:
+``--help`` of a converter answers before torch or mmfss is imported."""
 import argparse
 from typing import List, Optional
 
@@ -29,8 +29,8 @@ def converter_main(doc: str, converter: str, src_help: str, dst_example: str,
     parser.add_argument('src', help=src_help)
     parser.add_argument('dst', help=f'output file, e.g. {dst_example}')
     args = parser.parse_args(argv)
-    from . import reference_weights
-    from .tool_checks import run_tool
+    from mmfss.utils import reference_weights
+    from mmfss.utils.tool_checks import run_tool
 
     def run() -> int:
         reference_weights.convert_file(args.src, args.dst, getattr(reference_weights, converter))
