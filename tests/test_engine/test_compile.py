@@ -21,7 +21,7 @@ from ..test_paper_scale import FAMILIES, family_config
 LOSS_BREAKS = dict(baseline=0, cmnet=0, dotgraph=7, pfenet=0, bam=0, hsnet=0, hdmnet=0,
                    piclip=4, foundationfss=0)
 PREDICT_BREAKS = dict(baseline=1, cmnet=1, dotgraph=7, pfenet=1, bam=1, hsnet=1, hdmnet=1,
-                      piclip=4, foundationfss=0)
+                      piclip=4, foundationfss=1)
 
 
 def _model(family: str, train: bool):
