@@ -1,5 +1,7 @@
 import os
 import os.path as osp
+import shutil
+import sys
 
 from setuptools import find_packages, setup
 
@@ -52,6 +54,35 @@ def get_extensions():
     return [ext], {'build_ext': BuildExtension}
 
 
+def add_mim_extension() -> None:
+    """Put ``configs``, ``tools``, ``demo`` and ``model-index.yml`` inside the package as
+    ``mmfss/.mim`` when a wheel or an sdist is built (``pip install .``), the place OpenMMLab's
+    ``mim`` reads them from: ``mim search mmfss`` lists every method's configs with the papers'
+    numbers, ``mim train mmfss CONFIG`` runs ``tools/train.py``. As in mmseg's ``setup.py``.
+    An editable install (``pip install -e .``, ``make install``) keeps them where they are:
+    ``mim`` looks for them next to the installed distribution's metadata, which an editable
+    install does not have, so from a checkout the files are used in place.
+    """
+    if not any(cmd in sys.argv for cmd in ('bdist_wheel', 'sdist', 'build', 'build_py')):
+        return
+    root = osp.dirname(osp.abspath(__file__))
+    mim_path = osp.join(root, 'mmfss', '.mim')
+    os.makedirs(mim_path, exist_ok=True)
+    for name in ('configs', 'tools', 'demo', 'model-index.yml'):
+        src, dst = osp.join(root, name), osp.join(mim_path, name)
+        if not osp.exists(src):
+            continue
+        if osp.isdir(dst) and not osp.islink(dst):
+            shutil.rmtree(dst)
+        elif osp.lexists(dst):
+            os.remove(dst)
+        if osp.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        else:
+            shutil.copyfile(src, dst)
+
+
+add_mim_extension()
 ext_modules, cmdclass = get_extensions()
 extras_require = {
     'tests': ['pytest>=8', 'pytest-timeout', 'hypothesis>=6', 'POT==0.9.7.post1', 'nbformat>=5.9',
@@ -70,7 +101,10 @@ setup(
     include_package_data=True,
     package_data={'mmfss.datasets': ['lists/pascal/*.txt', 'lists/fss1000/*.txt',
                                     'lists/hsnet/pascal/*/*.txt'],
-                  'mmfss.evaluation': ['paper_results.json']},
+                  'mmfss.evaluation': ['paper_results.json'],
+                  # configs, tools and the model index for OpenMMLab's mim (add_mim_extension)
+                  'mmfss': ['.mim/model-index.yml', '.mim/configs/**/*', '.mim/tools/**/*',
+                            '.mim/demo/**/*']},
     python_requires='>=3.9',
     install_requires=install_requires,
     extras_require=extras_require,

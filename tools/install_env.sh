@@ -46,6 +46,9 @@ RUNTIME_PINS=(
   "pycocotools>=2.0"
 )
 TEST_PINS=("pytest>=8" "pytest-timeout" "hypothesis>=6" "POT==0.9.7.post1" "nbformat>=5.9" "nbclient>=0.10" "ipykernel>=6.29" "selenium==4.51.0")  # = setup.py extras_require["tests"]
+# OpenMMLab's mim for `mim search mmfss` (tests/test_metafiles.py), without its own requirements:
+# openmim 0.3.9 pulls opendatalab/openxlab, which pin setuptools 60 and requests 2.28
+MIM_PINS=("openmim==0.3.9" "model-index==0.1.11" "markdown" "tabulate" "colorama" "ordered-set" "requests" "charset-normalizer")
 WEB_PINS=("gradio==6.31.0")  # = setup.py extras_require["web"] (moves Pillow 13 -> 12)
 BUILD_PINS=("setuptools>=77,<81" "wheel" "ninja" "packaging")
 
@@ -120,6 +123,7 @@ fi
 if [[ "$WITH_TESTS" == 1 ]]; then
   log "installing test dependencies"
   "${UV[@]}" "${TEST_PINS[@]}"
+  "${UV[@]}" --no-deps "${MIM_PINS[@]}"
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
       log "installing Debian's chromium and chromium-driver (the web page's browser test)"
