@@ -149,6 +149,22 @@ def test_paper_scale_loop_settings(path):
     assert any(h.type == 'CudnnBenchmarkHook' for h in cfg.custom_hooks)
 
 
+def test_query_labels_only_where_a_reference_reads_them():
+    """The visual-text prior that reads the query's labels (PI-CLIP's reading) is an option
+    off by default, on only in PI-CLIP's PASCAL-5i and COCO-20i configs, the ones that
+    reproduce its numbers; every other config prompts with the episode's class."""
+    readers = set()
+    for path in CONFIGS:
+        cfg = Config.fromfile(path)
+        necks = cfg.model.get('necks') or []
+        if any(n.get('prompt_classes') == 'query_labels' for n in necks):
+            readers.add(osp.relpath(path, f'{REPO}/configs'))
+    expected = {osp.relpath(p, f'{REPO}/configs')
+                for p in glob.glob(f'{REPO}/configs/piclip/piclip_*_*_pascal5i-*.py')
+                + glob.glob(f'{REPO}/configs/piclip/piclip_*_*_coco20i-*.py')}
+    assert len(expected) == 16 and readers == expected, sorted(readers ^ expected)
+
+
 def test_cmnet_config_conventions():
     """Stage 2 loads the stage-1 backbone of its own fold and freezes it; shots and folds
     reach every loader; ablations change only their module."""
