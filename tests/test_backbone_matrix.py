@@ -187,6 +187,9 @@ SWAPS = {
     "DOTGraph's CLIP prior and OT graph into HDMNet's transformer": (_hdmnet_over_dotgraph,
                                                                      'decode.loss_distill'),
     "HSNet's 4D learner on Swin's block hypercolumns": (_hsnet_on_swin, 'decode.loss_ce'),
+    "CMNet on DINOv2": (lambda: matrix_config('cmnet', 'dinov2'), 'decode.loss_ce'),
+    "HDMNet's transformer on Swin": (lambda: matrix_config('hdmnet', 'swin'),
+                                     'decode.loss_distill'),
 }
 
 

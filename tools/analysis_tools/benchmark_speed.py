@@ -20,10 +20,14 @@ A side is a method of mmfss (``baseline``, ``cmnet``, ``dotgraph``, ``pfenet``, 
 as ``tools/train.py --compile``, the warm-up rounds absorbing the compilation; the ports
 of PFENet, BAM, HSNet and HDMNet, and PI-CLIP's visual-visual prior, are equal to their
 reference code to 1e-5, see docs/reference_parity.md; PI-CLIP's side reads the synthetic
-queries' two annotated classes, as its code reads the query's labels) or, with ``--reference-root NAME=DIR``, the reference's own code
-(``pfenet@ref``: dvlab-research/PFENet's ``model/PFENet.py`` from a checkout at DIR, run as
-its ``train.py`` runs it: backbone frozen, SGD over its other modules, ``aux_weight`` 1).
-The reference is imported by this tool only, and only then; mmfss never imports it.
+queries' two annotated classes, as its code reads the query's labels) or, with
+``--reference-root NAME=DIR``, the reference's own code: ``pfenet@ref``, dvlab-research/
+PFENet's ``model/PFENet.py`` from a checkout at DIR, run as its ``train.py`` runs it
+(backbone frozen, SGD over its other modules, ``aux_weight`` 1); ``piclip@ref``,
+vangjin/PI-CLIP's ``model/PI_CLIP.py`` with its CLIP and Grad-CAM, run as its ``train.py``
+and ``test.py`` run it (see :class:`PICLIPReference`: the files it reads are written with
+random weights to a temporary folder; it needs einops and lxml). The reference is imported
+by this tool only, and only then; mmfss never imports it.
 ``dotgraph:piclip`` is DOTGraph's Table 4 (1.23x PI-CLIP's training time, 1.06x its
 inference) in one harness.
 
@@ -50,7 +54,7 @@ METHODS = dict(
     hsnet='hsnet/hsnet_r50_1xb20-2000e_pascal5i-fold0-1shot.py',
     hdmnet='hdmnet/hdmnet_r50-d8_4xb4-200e_pascal5i-fold0-1shot.py',
     piclip='piclip/piclip_r50-d8-vitb16_1xb8-200e_pascal5i-fold0-1shot.py')
-REFERENCES = ('pfenet', )
+REFERENCES = ('pfenet', 'piclip')
 DEFAULT_PAIRS = ['baseline:pfenet', 'cmnet:pfenet', 'dotgraph:piclip']
 
 
@@ -240,10 +244,171 @@ class PFENetReference:
             F.interpolate(out, size=self.x.shape[-2:], mode='bilinear', align_corners=True)
 
 
+class PICLIPReference:
+    """vangjin/PI-CLIP's own model (``model/PI_CLIP.py``: its CLIP, ``get_img_cam`` with
+    the vendored ``pytorch_grad_cam``, HDMNet's transformer) from a checkout, run as its
+    ``train.py`` and ``test.py`` run it (backbone, PSPNet head and base learner frozen, BN
+    fixed, AdamW over its other modules with 10x on the merges and reductions, loss main +
+    distillation + base; the test forward without ``no_grad``: its Grad-CAM differentiates).
+
+    Its constructor reads two files and its forward one annotation per query: random
+    weights of the real architectures are written to a temporary folder (a PSPNet state
+    dict as ``pre_weight``, a CLIP ViT-B/16 state dict as ``clip_path``; open_clip's layout
+    is OpenAI's) with a VOC annotation per synthetic query naming its two classes (those
+    mmfss's PI-CLIP side reads) at the crop's size. PI-CLIP's code imports mmcv 1.x names
+    (``mmcv.runner``, ``mmcv.cnn.utils.weight_init``, ``mmseg.ops``): given from mmengine and
+    mmseg in this process where absent; its ``util`` package and the vendored grad-cam import
+    libraries this path never calls (seaborn, scikit-image, scikit-learn, networkx, ttach):
+    stand-ins where absent. It needs einops and lxml (``pip install einops lxml``).
+    """
+
+    CLASSES = ('person', 'aeroplane')  # the synthetic queries' annotated classes
+    OPTIONAL = ('seaborn', 'seaborn.distributions', 'skimage', 'skimage.filters',
+                'skimage.morphology', 'sklearn', 'sklearn.neighbors', 'networkx', 'ttach')
+
+    def __init__(self, root: str, args) -> None:
+        import importlib.util
+        import tempfile
+        import types
+
+        import torch
+        import torch.nn as nn
+        for needed in ('einops', 'lxml'):
+            if importlib.util.find_spec(needed) is None:
+                raise ValueError(f"--reference-root piclip={root}: PI-CLIP's code needs "
+                                 f'{needed} (pip install einops lxml)')
+        if not str(args.device).startswith('cuda'):  # its .cuda() calls: the identity here
+            torch.Tensor.cuda = lambda self, *a, **k: self
+            nn.Module.cuda = lambda self, *a, **k: self
+        self._mmcv1_names()
+
+        class Absent(types.ModuleType):
+            __path__: list = []
+
+            def __getattr__(self, name):
+                return lambda *a, **k: None
+
+        for name in self.OPTIONAL:
+            try:
+                present = importlib.util.find_spec(name) is not None
+            except ModuleNotFoundError:
+                present = False
+            if not present:
+                sys.modules[name] = Absent(name)
+        self.tmp = tempfile.TemporaryDirectory(prefix='mmfss-piclip-ref-')
+        work = osp.join(self.tmp.name, 'run')
+        os.makedirs(osp.join(self.tmp.name, 'initmodel'))
+        os.makedirs(osp.join(work, 'VOCdevkit', 'Annotations'))
+        # PSPNet's ResNet reads ../initmodel/resnet50_v2.pth (relative to the working folder)
+        torch.save({}, osp.join(self.tmp.name, 'initmodel', 'resnet50_v2.pth'))
+        sys.path.insert(0, root)
+        cwd = os.getcwd()
+        os.chdir(work)
+        try:
+            from model.PI_CLIP import OneModel
+            from model.PSPNet import OneModel as PSPNet
+        except ImportError as err:
+            raise ValueError(f'--reference-root piclip={root}: model/PI_CLIP.py cannot be '
+                             f'imported ({err})') from err
+        try:
+            b, k, s, dev = args.batch, args.shot, args.crop, args.device
+            config = types.SimpleNamespace(
+                layers=50, zoom_factor=8, shot=k, vgg=False, data_set='pascal',
+                ignore_label=255, classes=2, low_fea='layer2', kshot_trans_dim=2,
+                pre_weight=osp.join(work, 'psp.pth'), clip_path=osp.join(work, 'clip.pth'),
+                annotation_root=osp.join(work, 'VOCdevkit', 'Annotations'),
+                weight_decay=0.01, aux_weight1=1.0, aux_weight2=1.0)
+            torch.manual_seed(0)
+            torch.save({'state_dict': PSPNet(config).state_dict()}, config.pre_weight)
+            import open_clip
+            clip = open_clip.create_model('ViT-B-16', pretrained=None, force_quick_gelu=True)
+            torch.save({n: t for n, t in clip.state_dict().items() if n != 'attn_mask'},
+                       config.clip_path)
+            self.model = OneModel(config, cls_type='Base').to(dev)
+        finally:
+            os.chdir(cwd)
+        self.model.freeze_modules(self.model)
+        self.optimizer = self.model.get_optim(self.model, config, LR=1e-4)
+        self.config = config
+        self.names = [f'2008_{i:06d}.jpg' for i in range(b)]
+        for name in self.names:
+            objects = ''.join(f'<object><name>{c}</name></object>' for c in self.CLASSES)
+            with open(osp.join(config.annotation_root, name[:-4] + '.xml'), 'w') as f:
+                f.write(f'<annotation><size><width>{s}</width><height>{s}</height>'
+                        f'<depth>3</depth></size>{objects}</annotation>')
+        voc = ['aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
+               'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
+               'sheep', 'sofa', 'train', 'tvmonitor']
+        self.class_idx = [voc.index('aeroplane')] * b
+        g = torch.Generator().manual_seed(0)
+        image = (torch.rand(b, 3, s, s, generator=g) * 255).round()
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255
+        self.x_cv2 = image.to(dev)
+        self.x = ((image - mean) / std).to(dev)
+        self.s_x = torch.randn(b, k, 3, s, s, generator=g).to(dev)
+        self.s_y = (torch.rand(b, k, s, s, generator=g) > 0.5).long().to(dev)
+        self.y = (torch.rand(b, s, s, generator=g) > 0.5).long().to(dev)
+        self.cat_idx = [torch.ones(b, dtype=torch.long)]
+
+    @staticmethod
+    def _mmcv1_names() -> None:
+        """mmcv 1.x / mmseg 0.x names PI-CLIP (as HDMNet) imports, from their 2.x / 1.x homes."""
+        import importlib.util
+        import types
+        try:
+            if importlib.util.find_spec('mmcv.runner') is not None:
+                return
+        except ModuleNotFoundError:
+            pass
+        import mmengine.model as mm
+        import mmengine.model.weight_init as weight_init
+        import mmseg.models.utils as seg_utils
+        runner = types.ModuleType('mmcv.runner')
+        runner.BaseModule, runner.ModuleList = mm.BaseModule, mm.ModuleList
+        runner.Sequential = mm.Sequential
+        sys.modules['mmcv.runner'] = runner
+        cnn_utils = types.ModuleType('mmcv.cnn.utils')
+        cnn_utils.__path__ = []
+        sys.modules['mmcv.cnn.utils'] = cnn_utils
+        sys.modules['mmcv.cnn.utils.weight_init'] = weight_init
+        ops = types.ModuleType('mmseg.ops')
+        ops.resize = seg_utils.resize
+        sys.modules['mmseg.ops'] = ops
+
+    def _forward(self, n: int):
+        return self.model(s_x=self.s_x[:n], que_name=self.names[:n], s_y=self.s_y[:n],
+                          x=self.x[:n], x_cv2=self.x_cv2[:n], y_m=self.y[:n], y_b=self.y[:n],
+                          cat_idx=[c[:n] for c in self.cat_idx], class_name=self.class_idx[:n])
+
+    def train_step(self) -> None:
+        self.model.train()
+        self.model.apply(lambda m: m.eval() if isinstance(m, _batch_norm_types()) else None)
+        _, main_loss, aux_loss1, aux_loss2 = self._forward(self.x.shape[0])
+        loss = (main_loss + self.config.aux_weight1 * aux_loss1
+                + self.config.aux_weight2 * aux_loss2)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+
+    def infer(self) -> None:
+        import torch.nn.functional as F
+        self.model.eval()
+        out = self._forward(1)[0]
+        F.interpolate(out.detach(), size=self.x.shape[-2:], mode='bilinear', align_corners=True)
+
+
+def _batch_norm_types() -> tuple:
+    """PI-CLIP's ``fix_bn``: every batch norm in eval mode during training."""
+    import torch.nn as nn
+    return (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
 def build_side(side: str, args):
     name, _, ref = side.partition('@')
     if ref:
-        return PFENetReference(args.roots[name], args)
+        reference = dict(pfenet=PFENetReference, piclip=PICLIPReference)[name]
+        return reference(args.roots[name], args)
     if name.endswith('+compile'):
         return MmfssSide(name[:-len('+compile')], args, compiled=True)
     return MmfssSide(name, args)

@@ -5,9 +5,11 @@
 # PI-CLIP's code does; no support prior); the visual-visual prior: cosine maxima between the
 # patch tokens of CLIP blocks 11 and 10 of the query and of each masked support
 # (CLIPSimilarityNeck on the same CLIP, fed the PSPNet-normalised images as PI-CLIP feeds
-# them), one map per block and shot. The hierarchical matching transformer reads the
-# visual-text prior twice and the 2K visual-visual maps (PI-CLIP: img_cam.repeat(1, 2, 1, 1)
-# and clip_similarity); the base learner runs on layer4 (no PSP level: no prior reads it).
+# them), one map per block and shot. The visual-text map reaches the node grid as PI-CLIP
+# resizes it (prior_resize='via_image': to the image's size, then align_corners=True). The
+# hierarchical matching transformer reads the visual-text prior twice and the 2K
+# visual-visual maps (PI-CLIP: img_cam.repeat(1, 2, 1, 1) and clip_similarity); the base
+# learner runs on layer4 (no PSP level: no prior reads it).
 _base_ = ['./hdmnet_r50-d8.py']
 clip_neck = dict(
     type='CLIPPriorNeck',
@@ -19,6 +21,7 @@ clip_neck = dict(
     background_vocabulary=(),
     prompt_classes='query_labels',
     support_priors=False,
+    prior_resize='via_image',  # PI-CLIP: the map to the image's size, then to the grid
     tau=0.01,
     in_index=2,
     prior_keys=('clip_fg', 'clip_bg'))

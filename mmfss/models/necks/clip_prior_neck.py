@@ -158,6 +158,12 @@ class CLIPPriorNeck(BaseModule):
         support_priors (bool): Also compute the supports' priors (DOTGraph reads them;
             PI-CLIP's visual-text prior is the query's alone: False skips the supports'
             Grad-CAM).
+        prior_resize (str): How a map at CLIP's patch grid reaches the node grid.
+            ``'direct'`` (default): one bilinear resize (half-pixel). ``'via_image'``
+            (PI-CLIP): first to the image's own size (``scale_cam_image``'s
+            ``cv2.resize``, half-pixel), then to the node grid with ``align_corners=True``
+            (``F.interpolate`` in ``PI_CLIP.forward``); the two differ by up to a few
+            hundredths at the borders of a map.
     """
 
     def __init__(self,
@@ -181,6 +187,7 @@ class CLIPPriorNeck(BaseModule):
                  save_clip_weights: bool = False,
                  prompt_classes: str = 'episode',
                  support_priors: bool = True,
+                 prior_resize: str = 'direct',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         import open_clip
@@ -188,6 +195,10 @@ class CLIPPriorNeck(BaseModule):
             raise ValueError(f"prompt_classes must be 'episode' or 'query_labels', got "
                              f'{prompt_classes!r}')
         self.prompt_classes, self.support_priors = prompt_classes, support_priors
+        if prior_resize not in ('direct', 'via_image'):
+            raise ValueError(f"prior_resize must be 'direct' or 'via_image', got "
+                             f'{prior_resize!r}')
+        self.prior_resize = prior_resize
         if not tau > 0:
             raise ValueError(f'tau must be > 0, got {tau!r}')
         if isinstance(class_names, dict):
@@ -363,8 +374,12 @@ class CLIPPriorNeck(BaseModule):
             maps = torch.cat([
                 self.cams(images[i:i + 1], [list(labels)], list(labels).index(name))['maps']
                 for i, (name, labels) in enumerate(zip(class_names, label_sets))])
+        if self.prior_resize == 'via_image':
+            maps = F.interpolate(maps, size=tuple(images.shape[-2:]), mode='bilinear',
+                                 align_corners=False)
         maps = F.interpolate(maps, size=tuple(size), mode='bilinear',
-                             align_corners=False).clamp_(0, 1).to(images.dtype)
+                             align_corners=self.prior_resize == 'via_image'
+                             ).clamp_(0, 1).to(images.dtype)
         fg = maps[:, :1]
         bg = maps[:, 1:2] if maps.shape[1] > 1 else torch.zeros_like(fg)
         return [fg, bg]

@@ -22,6 +22,7 @@ def _feats(b=2, k=2, names=('aeroplane', 'hotel_slipper')):
 
 
 def _double_neck(arch, **kw):
+    torch.manual_seed(0)  # the same random CLIP whatever ran before (the tests' tolerances)
     neck = MODELS.build(tiny_clip_neck(model_name=arch, **kw))
     neck.clip.double()
     return neck
@@ -293,6 +294,8 @@ class TestCLIPPriorNeck:
                 MODELS.build(tiny_clip_neck(model_name=arch, input_size=bad))
         with pytest.raises(ValueError, match='box_threshold'):
             MODELS.build(tiny_clip_neck(model_name=arch, box_threshold=1.5))
+        with pytest.raises(ValueError, match="prior_resize must be 'direct' or 'via_image'"):
+            MODELS.build(tiny_clip_neck(model_name=arch, prior_resize='cv2'))
         if arch == 'RN50':
             assert not neck.affinity_refine
             with pytest.raises(ValueError, match='needs a ViT'):
@@ -427,3 +430,31 @@ def test_only_the_refinement_layers_keep_attention_weights():
         visual, visual.transformer.resblocks[-1].ln_1(vit_last_block_input(visual, images)[0]),
         vit_last_block_input(visual, images)[0], torch.randn(1, 3, 32), 0.01, True)[1]])
     torch.testing.assert_close(out['affinity'], manual[:, :, 1:, 1:].mean(0))
+
+
+def test_prior_resize_via_image_restates_pi_clip():
+    """``prior_resize='via_image'``: PI-CLIP's path from the map at CLIP's patch grid to the
+    node grid (``get_img_cam``: ``scale_cam_image`` min-max scales and ``cv2.resize``s it to
+    the image's size; ``PI_CLIP.forward``: ``F.interpolate(..., align_corners=True)`` to the
+    feature grid), restated with cv2 on the neck's own maps; ``'direct'`` is one bilinear
+    resize, and the two differ."""
+    neck = MODELS.build(tiny_clip_neck(prior_resize='via_image', support_priors=False))
+    direct = MODELS.build(tiny_clip_neck(support_priors=False))
+    direct.load_state_dict(neck.state_dict())
+    direct.clip.load_state_dict(neck.clip.state_dict())
+    feats = _feats(names=('cat', 'dog'))
+    images = feats.query_inputs
+    with torch.no_grad():
+        maps = neck.cams(images, ['cat', 'dog'])['maps']  # [2, 2, h, w], scaled to [0, 1]
+    expected = []
+    for m in maps.numpy():
+        planes = [cv2.resize(plane, (images.shape[-1], images.shape[-2])) for plane in m]
+        expected.append(torch.nn.functional.interpolate(
+            torch.from_numpy(np.stack(planes))[None], size=(6, 6), mode='bilinear',
+            align_corners=True)[0])
+    expected = torch.stack(expected).clamp(0, 1)
+    ours = neck(_feats(names=('cat', 'dog')))
+    got = torch.cat([ours.priors['clip_fg'], ours.priors['clip_bg']], dim=1)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    plain = direct(_feats(names=('cat', 'dog'))).priors['clip_fg']
+    assert (plain - got[:, :1]).abs().max() > 1e-3

@@ -75,3 +75,22 @@ def test_bad_sides_are_one_error_line(tmp_path):
     assert proc.returncode == 2 and "'segformer' is not one of" in proc.stderr
     proc = _run('--reference-root', f'pfenet={tmp_path / "missing"}')
     assert proc.returncode == 2 and 'is not a folder' in proc.stderr
+
+
+def test_piclip_reference_is_refused_in_one_line(tmp_path):
+    """``piclip@ref`` needs a checkout (``--reference-root piclip=DIR``) with PI-CLIP's
+    ``model/PI_CLIP.py`` and the libraries its code imports (einops, lxml): a folder without
+    them is one ``error:`` line naming what is missing, not a traceback."""
+    proc = _run('--pairs', 'piclip:piclip@ref', '--no-memory')
+    assert proc.returncode == 2
+    assert 'needs --reference-root piclip=DIR' in proc.stderr
+    empty = tmp_path / 'PI-CLIP'
+    empty.mkdir()
+    proc = _run('--pairs', 'piclip:piclip@ref', '--reference-root', f'piclip={empty}',
+                '--crop', '64', '--repeats', '1', '--warmup', '0', '--no-memory')
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
+    assert len(lines) == 1 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    assert (f'piclip={empty}' in lines[0]
+            and ('needs einops' in lines[0] or 'needs lxml' in lines[0]
+                 or 'model/PI_CLIP.py cannot be imported' in lines[0])), lines[0]
