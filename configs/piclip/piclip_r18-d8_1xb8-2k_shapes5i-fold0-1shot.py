@@ -2,7 +2,8 @@
 # and schedule, supports masked at the input, a tiny randomly initialised open_clip ViT (two
 # blocks: the visual-visual prior reads both), the visual-text prior of the query from the
 # episode's class alone (prompt_classes='episode', label-free, with CLIP-ES's background words
-# as distractors), and the hierarchical matching transformer at 32 channels over the 12x12 grid.
+# as distractors, resized to the grid as PI-CLIP does), and the hierarchical matching
+# transformer at 32 channels over the 12x12 grid.
 # No base-class PSPNet on Shapes-5i: the meta learner predicts alone, the backbone trains.
 _base_ = ['../hdmnet/hdmnet_r18-d8_1xb8-2k_shapes5i-fold0-1shot.py']
 model = dict(
@@ -20,6 +21,7 @@ model = dict(
             fg_template='a photo of {}.',
             bg_prompt='a photo without {}.',
             support_priors=False,
+            prior_resize='via_image',
             in_index=2,
             prior_keys=('clip_fg', 'clip_bg')),
         dict(type='CLIPSimilarityNeck', source='necks.0.clip', layers=(1, 0),
