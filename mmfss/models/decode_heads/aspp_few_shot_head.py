@@ -6,14 +6,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
 from mmfss.ot.precision import full_precision, island_dtype
 from ..utils.lazy_levels import map_levels
-from ..utils import EpisodeFeatures, decode_losses, foreground_weights, masked_average_pooling
+from ..utils import (EpisodeFeatures, ResizeConcatInputsMixin, decode_losses,
+                     foreground_weights, masked_average_pooling, resize_to)
 
 __all__ = ['ASPPFewShotHead', 'BAMASPP']
 
@@ -48,7 +48,7 @@ class BAMASPP(nn.Module):
 
 
 @MODELS.register_module()
-class ASPPFewShotHead(BaseDecodeHead):
+class ASPPFewShotHead(ResizeConcatInputsMixin, BaseDecodeHead):
     """BAM's meta learner (*Learning What Not to Segment: A New Perspective on Few-Shot
     Segmentation*, Chunbo Lang, Gong Cheng, Binfei Tu and Junwei Han, CVPR 2022; reference
     code chunbolang/BAM ``model/BAM.py``, "Meta Learner"), as a few-shot decode head:
@@ -125,8 +125,7 @@ class ASPPFewShotHead(BaseDecodeHead):
             weights = foreground_weights(feats.support_masks[:, shot], support.shape[-2:])
             prototypes.append(masked_average_pooling(support, weights, self.mask_eps))
         prototype = feats.shot_mean(torch.stack(prototypes, 1))[:, :, None, None]
-        prior = resize(feats.priors[self.prior_key], size=query.shape[-2:], mode='bilinear',
-                       align_corners=self.align_corners, warning=False)
+        prior = resize_to(feats.priors[self.prior_key], query.shape[-2:], self.align_corners)
         x = self.init_merge(torch.cat([query, prototype.expand_as(query), prior], 1))
         x = self.res1_meta(self.aspp(x))
         x = self.res2_meta(x) + x

@@ -3,14 +3,13 @@ from typing import Dict, Optional
 import torch
 import torch.nn as nn
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
 from mmfss.ot.precision import full_precision, island_dtype
 
-from ..utils import EpisodeFeatures, decode_losses, segmentation_loss
+from ..utils import EpisodeFeatures, decode_losses, resize_to, segmentation_loss
 
 __all__ = ['EnsembleFewShotHead', 'gram_matrix', 'scene_difference', 'kshot_weights']
 
@@ -209,10 +208,10 @@ class EnsembleFewShotHead(BaseDecodeHead):
         support = feats.support_feats[self.gram_index]
         if self.gram_size_index is not None:
             size = feats.query_feats[self.gram_size_index].shape[-2:]
-            query = resize(query, size=size, mode='bilinear', align_corners=self.align_corners)
+            query = resize_to(query, size, self.align_corners)
             b, k = support.shape[:2]
-            support = resize(support.flatten(0, 1), size=size, mode='bilinear',
-                             align_corners=self.align_corners).view(b, k, -1, *size)
+            support = resize_to(support.flatten(0, 1), size,
+                                self.align_corners).view(b, k, -1, *size)
         psi = scene_difference(query, support)
         k = psi.shape[1]
         if k != self.shot:
@@ -239,8 +238,7 @@ class EnsembleFewShotHead(BaseDecodeHead):
                 learner = self.base_learner
                 base = learner.cls_seg(learner.bottleneck.activate(
                     feats.query_feats[self.base_learner_level]))
-        base = resize(base, size=meta.shape[-2:], mode='bilinear',
-                      align_corners=self.align_corners)
+        base = resize_to(base, meta.shape[-2:], self.align_corners)
         p_meta, p_base = meta.softmax(dim=1), base.softmax(dim=1)
         base_fg = p_base[:, 1:]
         if self.training:
@@ -266,8 +264,7 @@ class EnsembleFewShotHead(BaseDecodeHead):
         label = self._stack_batch_gt(batch_data_samples)
         losses = decode_losses(self, outs['out'], label)
         if self.loss_meta is not None:
-            meta = resize(outs['meta'], size=label.shape[2:], mode='bilinear',
-                          align_corners=self.align_corners)
+            meta = resize_to(outs['meta'], label.shape[2:], self.align_corners)
             losses[self.loss_meta.loss_name] = segmentation_loss(
                 self.loss_meta, meta, label.squeeze(1), self.ignore_index)
         if hasattr(self.meta_head, 'aux_loss'):  # e.g. PFENet's inner classifiers

@@ -5,15 +5,14 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
 from mmfss.ot.precision import full_precision, island_dtype
 from ..utils.lazy_levels import map_levels
-from ..utils import (EpisodeFeatures, decode_losses, foreground_weights,
-                     masked_average_pooling, segmentation_loss)
+from ..utils import (EpisodeFeatures, ResizeConcatInputsMixin, decode_losses,
+                     foreground_weights, masked_average_pooling, resize_to, segmentation_loss)
 
 __all__ = ['FeatureEnrichmentHead']
 
@@ -23,7 +22,7 @@ Scale = Union[int, float]
 
 
 @MODELS.register_module()
-class FeatureEnrichmentHead(BaseDecodeHead):
+class FeatureEnrichmentHead(ResizeConcatInputsMixin, BaseDecodeHead):
     """PFENet's feature enrichment module (FEM) and classifier over an episode's features.
 
     *Prior Guided Feature Enrichment Network for Few-Shot Segmentation*, Zhuotao Tian,
@@ -152,25 +151,21 @@ class FeatureEnrichmentHead(BaseDecodeHead):
             prototypes.append(masked_average_pooling(support, weights, self.mask_eps))
         prototype = feats.shot_mean(torch.stack(prototypes, 1))[:, :, None, None]
         h, w = query.shape[-2:]
-        prior = resize(feats.priors[self.prior_key], size=(h, w), mode='bilinear',
-                       align_corners=self.align_corners, warning=False)
+        prior = resize_to(feats.priors[self.prior_key], (h, w), self.align_corners)
         pyramid, inner = [], []
         for idx, scale in enumerate(self.scales):
             size = self._bin(scale, h)
             query_bin = nn.functional.adaptive_avg_pool2d(query, size)
-            prior_bin = resize(prior, size=query_bin.shape[-2:], mode='bilinear',
-                               align_corners=self.align_corners, warning=False)
+            prior_bin = resize_to(prior, query_bin.shape[-2:], self.align_corners)
             merged = self.init_merge[idx](torch.cat(
                 [query_bin, prototype.expand(-1, -1, *query_bin.shape[-2:]), prior_bin], 1))
             if idx >= 1:
-                previous = resize(pyramid[idx - 1], size=merged.shape[-2:], mode='bilinear',
-                                  align_corners=self.align_corners, warning=False)
+                previous = resize_to(pyramid[idx - 1], merged.shape[-2:], self.align_corners)
                 merged = self.alpha_conv[idx - 1](torch.cat([merged, previous], 1)) + merged
             merged = self.beta_conv[idx](merged) + merged
             inner.append(self._classify(self.inner_cls[idx][2],
                                         self.inner_cls[idx][1](self.inner_cls[idx][0](merged))))
-            pyramid.append(resize(merged, size=(h, w), mode='bilinear',
-                                  align_corners=self.align_corners, warning=False))
+            pyramid.append(resize_to(merged, (h, w), self.align_corners))
         x = self.res1(torch.cat(pyramid, 1))
         x = self.res2(x) + x
         logits = self.cls_seg(self.cls(x))
@@ -208,8 +203,7 @@ class FeatureEnrichmentHead(BaseDecodeHead):
         flat = label.squeeze(1)
         total = 0
         for logits in inner:
-            logits = resize(logits, size=label.shape[2:], mode='bilinear',
-                            align_corners=self.align_corners, warning=False)
+            logits = resize_to(logits, label.shape[2:], self.align_corners)
             for module in modules:
                 total = total + segmentation_loss(module, logits, flat, self.ignore_index)
         return dict(loss_aux=self.aux_weight * total / len(inner))

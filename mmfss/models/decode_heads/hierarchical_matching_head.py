@@ -5,14 +5,14 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfss.ot.precision import full_precision, island_dtype
-from ..utils import EpisodeFeatures, decode_losses, foreground_weights, masked_average_pooling
+from ..utils import (EpisodeFeatures, ResizeConcatInputsMixin, decode_losses,
+                     foreground_weights, masked_average_pooling, resize_to)
 from ..utils.hierarchical_matching_transformer import HierarchicalMatchingTransformer
 from ..utils.lazy_levels import map_levels
 
@@ -20,7 +20,7 @@ __all__ = ['HierarchicalMatchingHead']
 
 
 @MODELS.register_module()
-class HierarchicalMatchingHead(BaseDecodeHead):
+class HierarchicalMatchingHead(ResizeConcatInputsMixin, BaseDecodeHead):
     """HDMNet's meta learner (*Hierarchical Dense Correlation Distillation for Few-Shot
     Segmentation*, Bohao Peng, Zhuotao Tian, Xiaoyang Wu, Chengyao Wang, Shu Liu, Jingyong
     Su and Jiaya Jia, CVPR 2023; reference code Pbihao/HDMNet ``model/HDMNet.py``), as a
@@ -128,8 +128,7 @@ class HierarchicalMatchingHead(BaseDecodeHead):
             raise KeyError(f'HierarchicalMatchingHead needs priors {missing}, but the necks '
                            f'produced {sorted(feats.priors)}')
         priors = torch.cat([
-            resize(feats.priors[k], size=size, mode='bilinear', align_corners=self.align_corners,
-                   warning=False) for k in self.prior_keys], dim=1)
+            resize_to(feats.priors[k], size, self.align_corners) for k in self.prior_keys], dim=1)
         if priors.shape[1] != self.query_merge.conv.in_channels - 2 * self.channels:
             raise ValueError(
                 f'HierarchicalMatchingHead was built for '

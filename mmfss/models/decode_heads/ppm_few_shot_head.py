@@ -6,15 +6,14 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.decode_heads.psp_head import PPM
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.lazy_levels import map_levels
-from ..utils import (EpisodeFeatures, decode_losses, foreground_weights,
-                     masked_average_pooling, shared_forward)
+from ..utils import (EpisodeFeatures, ResizeConcatInputsMixin, decode_losses,
+                     foreground_weights, masked_average_pooling, resize_to, shared_forward)
 
 __all__ = ['PPMFewShotHead', 'SINGLE_EPISODE_NORMS']
 
@@ -30,7 +29,7 @@ def _single_value_norms(branch: nn.Module) -> List[_BatchNorm]:
 
 
 @MODELS.register_module()
-class PPMFewShotHead(BaseDecodeHead):
+class PPMFewShotHead(ResizeConcatInputsMixin, BaseDecodeHead):
     """Few-shot decode head: PSPNet's pyramid pooling over query, prototype and priors.
 
     1. The backbone levels ``in_index`` of the query and of each support are resized to the
@@ -114,8 +113,7 @@ class PPMFewShotHead(BaseDecodeHead):
             if key not in feats.priors:
                 raise KeyError(f'PPMFewShotHead needs prior {key!r}, but the necks produced '
                                f'{sorted(feats.priors)}; add the neck or change prior_keys')
-            parts.append(resize(feats.priors[key], size=query.shape[-2:], mode='bilinear',
-                                align_corners=self.align_corners))
+            parts.append(resize_to(feats.priors[key], query.shape[-2:], self.align_corners))
         x = self.merge(torch.cat(parts, dim=1))
         x = self.bottleneck(torch.cat([x, *self.pyramid(x)], dim=1))
         logits = self.cls_seg(x)
@@ -143,8 +141,7 @@ class PPMFewShotHead(BaseDecodeHead):
             finally:
                 for norm in norms:
                     norm.train()
-            outs.append(resize(out, size=x.shape[2:], mode='bilinear',
-                               align_corners=self.align_corners))
+            outs.append(resize_to(out, x.shape[2:], self.align_corners))
         return outs
 
     def loss_by_feat(self, seg_logits: Tensor, batch_data_samples: SampleList) -> dict:

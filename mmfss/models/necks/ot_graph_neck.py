@@ -16,7 +16,7 @@ from mmfss.ot.precision import full_precision, island_dtype
 from mmfss.ot.validation import value_checks
 from ..utils.lazy_levels import add_levels, map_levels
 from ..utils import (EpisodeFeatures, foreground_weights, masked_average_pooling,
-                     resize_concat, segmentation_loss, shared_forward)
+                     resize_concat, resize_to, segmentation_loss, shared_forward)
 
 __all__ = ['OTGraphNeck', 'DualBranchGraphLayer', 'squared_euclidean_cost']
 
@@ -431,7 +431,7 @@ class OTGraphNeck(BaseModule):
                            f'{where}_*prior_key=None to run without it')
         prior = source[name]
         prior = prior.flatten(0, 1) if where == 'support' else prior
-        return resize(prior, size=size, mode='bilinear', align_corners=self.align_corners)
+        return resize_to(prior, size, self.align_corners)
 
     @staticmethod
     def object_and_background_weights(masks: Tensor, size) -> Tuple[Tensor, Tensor]:

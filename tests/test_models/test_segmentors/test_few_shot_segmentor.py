@@ -403,3 +403,77 @@ def test_mask_support_input_masks_the_images_everywhere():
     model.mask_support_input = False
     with torch.no_grad():
         assert torch.equal(model.extract_feat(inputs).support_inputs, inputs['support'])
+
+
+def _mmseg_resizes(monkeypatch):
+    """The implementation before ``resize_to``: every resize through mmseg's ``resize``
+    (a copy even to the same size) and mmseg's ``_transform_inputs``."""
+    import importlib
+
+    from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+    from mmseg.models.utils import resize
+
+    from mmfss.models.utils import ResizeConcatInputsMixin
+
+    def always(x, size, align_corners=False):
+        return resize(x, size=tuple(size), mode='bilinear', align_corners=align_corners)
+
+    for name in ('decode_heads.aspp_few_shot_head', 'decode_heads.ensemble_few_shot_head',
+                 'decode_heads.feature_enrichment_head', 'decode_heads.ppm_few_shot_head',
+                 'decode_heads.hierarchical_matching_head', 'necks.ot_graph_neck',
+                 'utils.resize_concat'):
+        module = importlib.import_module(f'mmfss.models.{name}')
+        assert hasattr(module, 'resize_to'), name
+        monkeypatch.setattr(module, 'resize_to', always)
+    monkeypatch.setattr(ResizeConcatInputsMixin, '_transform_inputs',
+                        BaseDecodeHead._transform_inputs)
+
+
+@pytest.mark.parametrize('family', LEVER_FAMILIES)
+def test_same_size_resizes_skipped_keep_losses_and_logits(family, monkeypatch):
+    """Levels and priors already at the target grid are not interpolated (no copy): losses
+    and logits bit-identical to resizing everything (issue: faster than the references)."""
+    new, new_logits, _, _ = _losses_and_logits(family, 1)
+    with monkeypatch.context() as m:
+        _mmseg_resizes(m)
+        old, old_logits, _, _ = _losses_and_logits(family, 1)
+    assert set(new) == set(old)
+    for key in old:
+        assert torch.equal(new[key], old[key]), key
+    assert torch.equal(new_logits, old_logits)
+
+
+@pytest.mark.parametrize('flip', [None, 'horizontal', 'vertical'])
+def test_postprocess_result_equals_mmseg(flip):
+    """The post-processing (padding crop, flip back, resize to the original size, argmax by
+    :func:`class_argmax`) gives mmseg's ``BaseSegmentor.postprocess_result`` exactly; a
+    protocol's scored frame is left to its own path."""
+    from mmseg.models.segmentors import BaseSegmentor
+
+    from mmfss.models.segmentors.few_shot_segmentor import class_argmax
+    model = MODELS.build(_model_cfg())
+    torch.manual_seed(0)
+    logits = torch.randn(3, 2, 48, 40)
+    logits[0, :, :4, :4] = 0.0  # ties: the first class, as argmax
+    metas = [dict(ori_shape=(61, 50), padding_size=(0, 3, 0, 5)),
+             dict(ori_shape=(48, 40), img_padding_size=(2, 0, 1, 0)),
+             dict(ori_shape=(30, 77), padding_size=(0, 0, 0, 0))]
+
+    def samples():
+        out = []
+        for meta in metas:
+            s = SegDataSample()
+            s.set_metainfo(dict(meta, flip=flip is not None, flip_direction=flip))
+            out.append(s)
+        return out
+
+    ours = model.postprocess_result(logits, samples())
+    theirs = BaseSegmentor.postprocess_result(model, logits, samples())
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a.seg_logits.data, b.seg_logits.data)
+        assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+        assert a.pred_sem_seg.data.dtype == b.pred_sem_seg.data.dtype
+    x = torch.randn(2, 33, 17)
+    x[:, 0, 0] = float('nan')
+    x[1, 1, 1] = float('nan')
+    assert torch.equal(class_argmax(x), x.argmax(0, keepdim=True))
