@@ -1,7 +1,7 @@
 """Speed levers of mmfss, each next to the implementation it replaced, in one process.
 
     python tools/analysis_tools/benchmark_levers.py [--levers grad-cam text-cache attention]
-        [attention-inference] [--rounds 7] [--image-size 480] [--nodes 3600] [--channels 256]
+        [attention-inference sinkhorn-backward] [--rounds 7] [--image-size 480] [--nodes 3600] [--channels 256]
         [--batch 2]
         [--tiny]
 
@@ -23,7 +23,12 @@ costs against what it replaced, the two alternating round by round after one unt
   MessagePassing`, fused ``scaled_dot_product_attention``) against the explicit
   ``softmax(q^T k s) v`` with the same weights, ``--nodes`` x ``--nodes`` nodes of
   ``--channels``, forward and backward (``attention``) and forward without autograd
-  (``attention-inference``).
+  (``attention-inference``);
+* ``sinkhorn-backward``: DOTGraph's kernel-domain Sinkhorn scalings
+  (:func:`~mmfss.ot.kernel_sinkhorn_scalings`, its backward forming the kernel's gradient in
+  one product) against differentiating the unrolled iterations, on a [``--batch``,
+  ``--nodes``, ``--nodes``] kernel with the OT graph's 2 problems and 3 iterations,
+  forward and backward.
 
 The levers measured inside a whole training step (the supports' deferred last stage,
 channels-last, the same-size resizes) are in ``benchmark_speed.py``'s tables and
@@ -38,7 +43,7 @@ import time
 from typing import Callable, Dict, List
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-LEVERS = ('grad-cam', 'text-cache', 'attention', 'attention-inference')
+LEVERS = ('grad-cam', 'text-cache', 'attention', 'attention-inference', 'sinkhorn-backward')
 TINY_CLIP = dict(embed_dim=64,
                  vision_cfg=dict(image_size=64, layers=2, width=64, patch_size=16,
                                  head_width=32),
@@ -155,9 +160,38 @@ def attention_sides(args, train: bool = True) -> Dict[str, Callable]:
     return {'fused SDPA (mmfss)': step(layer.message), 'explicit softmax(QK^T)V': step(explicit)}
 
 
+def sinkhorn_sides(args) -> Dict[str, Callable]:
+    import torch
+
+    from mmfss.ot import kernel_sinkhorn_scalings
+    nodes = 64 if args.tiny else args.nodes
+    g = torch.Generator().manual_seed(0)
+    kernel = torch.rand(args.batch, nodes, nodes, generator=g).requires_grad_()
+    a = torch.rand(args.batch, nodes, 2, generator=g)
+    b = torch.rand(args.batch, nodes, 2, generator=g)
+
+    def unrolled(k, x, y, num_iters):
+        u = torch.ones_like(x)
+        for _ in range(num_iters):
+            v = y / torch.bmm(k.transpose(1, 2), u)
+            u = x / torch.bmm(k, v)
+        return u, v
+
+    def step(fn):
+        def run():
+            u, v = fn(kernel, a, b, 3)
+            (u.sum() + v.sum()).backward()
+            kernel.grad = None
+        return run
+
+    return {'one product for dK (mmfss)': step(kernel_sinkhorn_scalings),
+            'unrolled products': step(unrolled)}
+
+
 SIDES = {'grad-cam': grad_cam_sides, 'text-cache': text_cache_sides,
          'attention': attention_sides,
-         'attention-inference': lambda args: attention_sides(args, train=False)}
+         'attention-inference': lambda args: attention_sides(args, train=False),
+         'sinkhorn-backward': sinkhorn_sides}
 
 
 def main(argv=None) -> int:
