@@ -60,6 +60,19 @@ def use_kernel_domain(domain: str, cost: Tensor, eps: float) -> bool:
     return max(-float(low), float(high)) / eps <= limit
 
 
+def _iterate(kernel: Tensor, a: Tensor, b: Tensor, num_iters: int):
+    """The iterates: ``u_0 = 1``, then per iteration ``s = K^T u``, ``v = b / s``,
+    ``r = K v``, ``u = a / r``. Returns the lists (u_0..u_L, v_1..v_L, r, s)."""
+    us, vs, row_sums, col_sums = [torch.ones_like(a)], [], [], []
+    kernel_t = kernel.transpose(1, 2)
+    for _ in range(num_iters):
+        col_sums.append(torch.bmm(kernel_t, us[-1]))
+        vs.append(b / col_sums[-1])
+        row_sums.append(torch.bmm(kernel, vs[-1]))
+        us.append(a / row_sums[-1])
+    return us, vs, row_sums, col_sums
+
+
 class _Scalings(torch.autograd.Function):
     """The Sinkhorn scalings with one product for the kernel's gradient.
 
@@ -72,13 +85,7 @@ class _Scalings(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, kernel: Tensor, a: Tensor, b: Tensor, num_iters: int):
-        us, vs, row_sums, col_sums = [torch.ones_like(a)], [], [], []
-        kernel_t = kernel.transpose(1, 2)
-        for _ in range(num_iters):
-            col_sums.append(torch.bmm(kernel_t, us[-1]))
-            vs.append(b / col_sums[-1])
-            row_sums.append(torch.bmm(kernel, vs[-1]))
-            us.append(a / row_sums[-1])
+        us, vs, row_sums, col_sums = _iterate(kernel, a, b, num_iters)
         ctx.num_iters = num_iters
         ctx.save_for_backward(kernel, a, b, *us, *vs, *row_sums, *col_sums)
         return us[-1], vs[-1]
@@ -90,7 +97,7 @@ class _Scalings(torch.autograd.Function):
         us, vs = rest[:n + 1], rest[n + 1:2 * n + 1]
         row_sums, col_sums = rest[2 * n + 1:3 * n + 1], rest[3 * n + 1:]
         g_u = torch.zeros_like(a) if grad_u is None else grad_u
-        g_v = torch.zeros_like(b) if grad_v is None else grad_v
+        g_v = grad_v
         grad_a, grad_b = torch.zeros_like(a), torch.zeros_like(b)
         left, right = [], []  # dK = sum of left_i right_i^T
         for i in reversed(range(n)):
@@ -99,15 +106,16 @@ class _Scalings(torch.autograd.Function):
             g_r = -g_u * us[i + 1] / row_sums[i]
             left.append(g_r)
             right.append(vs[i])
-            g_v = g_v + torch.bmm(kernel.transpose(1, 2), g_r)
+            from_r = torch.bmm(kernel.transpose(1, 2), g_r)
+            g_v = from_r if g_v is None else g_v + from_r
             # v_i = b / s_i,  s_i = K^T u_i
             grad_b = grad_b + g_v / col_sums[i]
             g_s = -g_v * vs[i] / col_sums[i]
             left.append(us[i])
             right.append(g_s)
-            if i:  # u_0 = 1 is no input
+            if i:  # u_0 = 1 is no input; v_i is read by r_i only
                 g_u = torch.bmm(kernel, g_s)
-                g_v = torch.zeros_like(g_v)
+                g_v = None
         grad_kernel = None
         if ctx.needs_input_grad[0]:
             grad_kernel = torch.bmm(torch.cat(left, dim=2),
@@ -144,12 +152,8 @@ def kernel_sinkhorn_scalings(kernel: Tensor, a: Tensor, b: Tensor,
         raise ValueError(f'num_iters must be an int >= 1, got {num_iters!r}')
     if torch.is_grad_enabled() and any(t.requires_grad for t in (kernel, a, b)):
         return _Scalings.apply(kernel, a, b, num_iters)
-    u = torch.ones_like(a)
-    kernel_t = kernel.transpose(1, 2)
-    for _ in range(num_iters):
-        v = b / torch.bmm(kernel_t, u)
-        u = a / torch.bmm(kernel, v)
-    return u, v
+    us, vs, _, _ = _iterate(kernel, a, b, num_iters)
+    return us[-1], vs[-1]
 
 
 class _Dummies:

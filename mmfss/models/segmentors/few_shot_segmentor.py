@@ -521,10 +521,9 @@ class FewShotSegmentor(BaseSegmentor):
             list[SegDataSample]: With ``seg_logits`` and ``pred_sem_seg``.
         """
         plain = data_samples is None or not any('score_shape' in s.metainfo for s in data_samples)
-        if seg_logits.shape[1] < 2 or plain and torch.compiler.is_compiling():
-            # compiled: mmseg's loop breaks the graph once (its crop reads numpy padding)
-            return super().postprocess_result(seg_logits, data_samples)
-        if data_samples is None:
+        # compiled: mmseg's own loop breaks the graph once (its crop reads numpy padding)
+        if data_samples is None or seg_logits.shape[1] < 2 or (
+                plain and torch.compiler.is_compiling()):
             return super().postprocess_result(seg_logits, data_samples)
         h, w = seg_logits.shape[-2:]
         for i, sample in enumerate(data_samples):
