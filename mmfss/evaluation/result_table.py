@@ -14,13 +14,19 @@ under m episode seeds with values v_rt:
 The mean column averages the four folds of each training seed (only seeds with every fold)
 and then over seeds, with the same two spreads. A fold or seed without a tested run shows as
 missing and is never averaged over: a mean over incomplete folds is not given.
+
+A variant config (a name ending in ``_<variant>`` after ``-<K>shot``, e.g.
+``cmnet_..._shapes5i-fold0-1shot_mfm-stride2.py``) has its own row, ``cmnet_mfm-stride2``,
+without the paper's number (the paper's is the method's, not the variant's). Two tested runs
+of one row, fold and training seed (the same config swept twice with other ``--cfg-options``
+into one work root) are an error naming both, never one silently kept.
 """
 import csv
 import json
 import math
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 __all__ = ['load_paper_results', 'collect_runs', 'result_table', 'render_markdown',
            'write_csv', 'plot_table', 'seeds_needed', 'METRICS']
@@ -51,6 +57,13 @@ def collect_runs(work_dirs: Iterable[str]) -> List[dict]:
     return records
 
 
+def _row_name(record: dict) -> Tuple[str, bool]:
+    """The row of a run: its method and its config's variant suffix, and whether it has one."""
+    from mmfss.apis.sweep import parse_config_name
+    variant = (parse_config_name(record.get('config', '')) or {}).get('variant') or ''
+    return record['method'] + variant, bool(variant)
+
+
 def _mean(values: Sequence[float]) -> Optional[float]:
     return sum(values) / len(values) if values else None
 
@@ -62,8 +75,10 @@ def _std(values: Sequence[float]) -> Optional[float]:
     return math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1))
 
 
-def _paper(paper: dict, method: str, benchmark: str, shot: int, metric: str,
+def _paper(paper: dict, method: Optional[str], benchmark: str, shot: int, metric: str,
            fold: Optional[int]) -> Optional[float]:
+    if method is None:
+        return None
     entry = paper.get(method, {}).get(benchmark, {}).get(str(shot), {})
     if fold is None:
         return entry.get(f'{metric}_mean')
@@ -82,22 +97,37 @@ def result_table(records: Sequence[dict], paper: Optional[dict] = None,
             an expected seed without a tested run is listed as missing in its cell.
 
     Returns:
-        list[dict]: ``method, benchmark, shot, metric`` and ``cells``: fold 0-3 and
-        ``'mean'``, each ``value, train_std, test_std, n_train, n_test, paper, diff,
-        missing`` (the absent seeds or folds) and ``runs`` (each run's values).
+        list[dict]: ``method`` (the row's name: the method and its config's variant),
+        ``benchmark, shot, metric`` and ``cells``: fold 0-3 and ``'mean'``, each ``value,
+        train_std, test_std, n_train, n_test, paper, diff, missing`` (the absent seeds or
+        folds) and ``runs`` (each run's values).
+
+    Raises:
+        ValueError: Two tested runs of one row, fold and training seed.
     """
     paper = paper or {}
     groups: Dict[tuple, Dict[int, Dict[int, List[float]]]] = defaultdict(
         lambda: defaultdict(dict))
     failed: Dict[tuple, Dict[int, List[int]]] = defaultdict(lambda: defaultdict(list))
     seeds_seen = set()
+    methods: Dict[str, Optional[str]] = {}  # row -> the method whose paper numbers it shows
+    where: Dict[tuple, str] = {}
     for rec in records:
-        key = (rec['method'], rec['benchmark'], int(rec['shot']))
+        row, is_variant = _row_name(rec)
+        methods[row] = None if is_variant else rec['method']
+        key = (row, rec['benchmark'], int(rec['shot']))
         seed, fold = int(rec['train_seed']), int(rec['fold'])
         seeds_seen.add(seed)
         if rec.get('state') != 'tested':
             failed[key][fold].append(seed)
             continue
+        run = key + (fold, seed)
+        if run in where:
+            raise ValueError(
+                f"two runs of {row} {rec['benchmark']} {rec['shot']}-shot fold {fold} "
+                f"training seed {seed}: {where[run]} and {rec.get('work_dir')}; collect "
+                'runs of different settings from separate work roots')
+        where[run] = rec.get('work_dir', '?')
         for metric in METRICS:
             values = rec['test']['metrics'].get(metric, {}).get('values')
             if values:
@@ -119,7 +149,7 @@ def result_table(records: Sequence[dict], paper: Optional[dict] = None,
                     train_std=_std(list(run_means.values())),
                     test_std=_mean([s for s in (_std(v) for v in runs.values()) if s is not None]),
                     n_train=len(runs), n_test=sorted({len(v) for v in runs.values()}),
-                    paper=_paper(paper, method, benchmark, shot, metric, fold),
+                    paper=_paper(paper, methods[method], benchmark, shot, metric, fold),
                     missing=[f'seed {s}' for s in expected if s not in runs],
                     runs={str(s): v for s, v in sorted(runs.items())})
             complete = [s for s in expected if all(s in per_fold.get(f, {}) for f in FOLDS)]
@@ -131,7 +161,7 @@ def result_table(records: Sequence[dict], paper: Optional[dict] = None,
                 test_std=_mean([c['test_std'] for c in (cells[f] for f in FOLDS)
                                 if c['test_std'] is not None]) if not absent_folds else None,
                 n_train=len(complete), n_test=[],
-                paper=_paper(paper, method, benchmark, shot, metric, None),
+                paper=_paper(paper, methods[method], benchmark, shot, metric, None),
                 missing=[f'fold {f}' for f in absent_folds]
                 + [f'seed {s}' for s in expected if s not in complete and not absent_folds],
                 runs={})

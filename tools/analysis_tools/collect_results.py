@@ -39,7 +39,10 @@ def collect(args):
     if not records:
         raise ToolInputError(f'no sweep_run.json under {", ".join(args.work_dirs)}: run '
                              'tools/sweep.py first')
-    rows = result_table(records, load_paper_results(args.paper), args.train_seeds)
+    try:
+        rows = result_table(records, load_paper_results(args.paper), args.train_seeds)
+    except ValueError as err:
+        raise ToolInputError(str(err)) from err
     text = render_markdown(rows)
     failed = [r for r in records if r.get('state') == 'failed']
     if failed:

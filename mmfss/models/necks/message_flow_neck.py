@@ -106,6 +106,34 @@ def _episode_major(support: Tensor) -> Tensor:
     return support.permute(0, 2, 1, 3).reshape(b, c, k * ns)
 
 
+class _NodeGrid:
+    """Pools flattened nodes [N, C, h*w] to a coarser grid and brings messages back.
+
+    With ``stride`` s the nodes are averaged over s x s cells (``ceil_mode``: a partial cell
+    at the border averages the nodes it holds), and a message computed on the coarse grid is
+    resized bilinearly (half-pixel) to the full grid. ``stride=1`` is the identity.
+    """
+
+    def __init__(self, size: Tuple[int, int], stride: int) -> None:
+        self.size, self.stride = tuple(size), stride
+
+    def pool(self, x: Tensor) -> Tensor:
+        if self.stride == 1:
+            return x
+        grid = x.unflatten(-1, self.size)
+        s = self.stride
+        return F.avg_pool2d(grid, s, s, ceil_mode=True).flatten(-2)
+
+    def unpool(self, m: Tensor) -> Tensor:
+        if self.stride == 1:
+            return m
+        h, w = self.size
+        s = self.stride
+        grid = m.unflatten(-1, (-(-h // s), -(-w // s)))
+        return F.interpolate(grid, size=self.size, mode='bilinear',
+                             align_corners=False).flatten(-2)
+
+
 @MODELS.register_module()
 class MessageFlowNeck(BaseModule):
     """CMNet's message flow module: node features, positional encoding, inner/cross flow.
@@ -128,6 +156,13 @@ class MessageFlowNeck(BaseModule):
     The paper fixes neither the number of rounds nor the width: the defaults (1 round,
     C = 256) follow its Fig. 3 (one inner and one cross flow) and PFENet's reduced width.
 
+    ``message_stride`` s > 1 is a speed option that changes results (off by default, as the
+    paper passes messages between all nodes): the messages (Eq. 7-8) are computed between
+    nodes averaged over s x s cells of the grid and resized bilinearly back to every node,
+    whose residual update (Eq. 6) stays at full resolution. The attentions then cost 1/s^4
+    (3600 x 3600 nodes at 473 crops: 900 x 900 with s = 2); docs/speed.md has its measured
+    speed and its effect on Shapes-5i.
+
     Args:
         in_channels (Sequence[int]): Channels of the levels in ``in_index``.
         in_index (Sequence[int]): Backbone levels used (default layer2 + layer3).
@@ -137,6 +172,8 @@ class MessageFlowNeck(BaseModule):
         num_rounds (int): Message-passing rounds.
         attn_scale (str): See :class:`MessagePassing`.
         num_positions (int): Size of the positional tables.
+        message_stride (int): Grid cell (s x s nodes) the messages are computed between;
+            1 (default) = every node.
         norm_cfg (dict): Norm of the reduction conv.
         align_corners (bool): For resizing the levels.
     """
@@ -149,6 +186,7 @@ class MessageFlowNeck(BaseModule):
                  num_rounds: int = 1,
                  attn_scale: str = 'sqrt',
                  num_positions: int = 64,
+                 message_stride: int = 1,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
                  align_corners: bool = False,
                  init_cfg: OptConfigType = None) -> None:
@@ -161,6 +199,9 @@ class MessageFlowNeck(BaseModule):
             raise ValueError(f'flows must be distinct entries of {FLOWS}, got {flows}')
         if not (isinstance(num_rounds, int) and num_rounds >= 1):
             raise ValueError(f'num_rounds must be an int >= 1, got {num_rounds!r}')
+        if not (isinstance(message_stride, int) and message_stride >= 1):
+            raise ValueError(f'message_stride must be an int >= 1, got {message_stride!r}')
+        self.message_stride = message_stride
         self.in_index = tuple(in_index)
         self.flows = tuple(flows)
         self.num_rounds = num_rounds
@@ -180,28 +221,37 @@ class MessageFlowNeck(BaseModule):
     def _add_positions(self, x: Tensor) -> Tensor:
         return x + self.pos_enc(*x.shape[-2:]).to(x.dtype)
 
-    def flow(self, query: Tensor, support: Tensor) -> Tuple[Tensor, Tensor]:
+    def flow(self, query: Tensor, support: Tensor, query_size: Tuple[int, int],
+             support_size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
         """Run the rounds on flattened nodes.
 
         Args:
             query (Tensor): [B, C, Nq].
             support (Tensor): [B, K, C, Ns].
+            query_size (tuple[int, int]): The query's node grid (h, w), Nq = h*w.
+            support_size (tuple[int, int]): The supports' node grid, Ns = hs*ws.
 
         Returns:
             tuple[Tensor, Tensor]: Updated query [B, C, Nq] and support [B, K, C, Ns] nodes.
         """
         b, k, c, ns = support.shape
+        q_grid = _NodeGrid(query_size, self.message_stride)
+        s_grid = _NodeGrid(support_size, self.message_stride)
         for layers in self.layers:
             for name in self.flows:
                 layer = layers[name]
-                flat = support.flatten(0, 1)  # [BK, C, Ns]
+                # messages between the nodes, or between their cell averages with
+                # message_stride > 1 (resized back to every node)
+                q_nodes, s_nodes = q_grid.pool(query), s_grid.pool(support.flatten(0, 1))
                 if name == 'inner':
-                    m_query = layer.message(query, query)
-                    m_support = layer.message(flat, flat)
-                else:
-                    m_query = layer.message(query, _episode_major(support))
-                    rep_query = query[:, None].expand(b, k, c, -1).flatten(0, 1)
-                    m_support = layer.message(flat, rep_query)
+                    m_query = layer.message(q_nodes, q_nodes)
+                    m_support = layer.message(s_nodes, s_nodes)
+                else:  # the query from all K supports, each support from the query
+                    m_query = layer.message(q_nodes,
+                                            _episode_major(s_nodes.unflatten(0, (b, k))))
+                    m_support = layer.message(
+                        s_nodes, q_nodes[:, None].expand(b, k, c, -1).flatten(0, 1))
+                m_query, m_support = q_grid.unpool(m_query), s_grid.unpool(m_support)
                 # one MLP call over all nodes (query and supports side by side along the
                 # node axis), so its batch norm sees the same statistics in training and
                 # evaluation; both updates use the previous state
@@ -222,7 +272,7 @@ class MessageFlowNeck(BaseModule):
         query, support = self._add_positions(query), self._add_positions(support)
         c, h, w = query.shape[1:]
         hs, ws = support.shape[-2:]
-        q, s = self.flow(query.flatten(2), support.view(b, k, c, hs * ws))
+        q, s = self.flow(query.flatten(2), support.view(b, k, c, hs * ws), (h, w), (hs, ws))
         feats.query_feats = list(feats.query_feats) + [q.view(b, c, h, w)]
         feats.support_feats = add_levels(feats.support_feats, [s.view(b, k, c, hs, ws)])
         return feats

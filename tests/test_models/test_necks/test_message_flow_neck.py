@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from mmfss.models import EpisodeFeatures
@@ -22,6 +23,43 @@ def _neck(**kw):
     neck = MODELS.build(cfg)
     neck.eval()  # batch norm in eval: outputs of one episode do not depend on the others
     return neck
+
+
+def _explicit_flow(neck, feats, stride):
+    """CMNet's inner + cross flow written out per image on 4-D grids (one round)."""
+    b, k = feats.batch_size, feats.shot
+    q = neck._add_positions(neck.reduce(neck._concat(feats.query_feats)))
+    s = neck._add_positions(neck.reduce(neck._concat(
+        [f.flatten(0, 1) for f in feats.support_feats]))).unflatten(0, (b, k))
+
+    def attend(layer, target, sources):  # target [C, h, w], sources list of [C, h', w']
+        cells = [F.avg_pool2d(x[None], stride, stride, ceil_mode=True)[0]
+                 for x in [target] + sources]
+        tq = layer.query(cells[0].flatten(1)[None])[0]
+        src = torch.cat([c.flatten(1) for c in cells[1:]], dim=1)[None]
+        key, value = layer.key(src)[0], layer.value(src)[0]
+        alpha = torch.softmax(tq.T @ key * layer.scale, dim=1)  # Eq. 7
+        m = (alpha @ value.T).T.reshape(-1, *cells[0].shape[-2:])  # Eq. 8
+        return F.interpolate(m[None], size=target.shape[-2:], mode='bilinear',
+                             align_corners=False)[0]
+
+    for name in neck.flows:
+        layer = neck.layers[0][name]
+        if name == 'inner':
+            mq = torch.stack([attend(layer, q[i], [q[i]]) for i in range(b)])
+            ms = torch.stack([torch.stack([attend(layer, s[i, j], [s[i, j]])
+                                           for j in range(k)]) for i in range(b)])
+        else:
+            mq = torch.stack([attend(layer, q[i], list(s[i])) for i in range(b)])
+            ms = torch.stack([torch.stack([attend(layer, s[i, j], [q[i]])
+                                           for j in range(k)]) for i in range(b)])
+        nodes = torch.cat([q.flatten(2), s.transpose(1, 2).flatten(2)], dim=2)
+        msgs = torch.cat([mq.flatten(2), ms.transpose(1, 2).flatten(2)], dim=2)
+        out = layer.update(nodes, msgs)  # Eq. 6, one batch-norm call over all nodes
+        nq = q[0, 0].numel()
+        q = out[:, :, :nq].view_as(q)
+        s = out[:, :, nq:].unflatten(2, (k, -1)).transpose(1, 2).reshape(s.shape)
+    return q, s
 
 
 class TestMessagePassing:
@@ -113,7 +151,40 @@ class TestMessageFlowNeck:
         out = bare(_feats())
         assert out.query_feats[-1].shape == (2, 16, 6, 5)  # node features + positions only
 
+    @pytest.mark.parametrize('stride', [1, 2, 4])
+    def test_message_stride(self, stride, monkeypatch):
+        # messages between s x s cell averages (ceil_mode: the 6 x 5 query grid has 3 x 3
+        # cells at s = 2), resized back to every node; s = 1 is every node
+        neck = _neck(message_stride=stride)
+        feats = _feats()
+        calls = []
+        sdpa = F.scaled_dot_product_attention
+
+        def spy(q, k, v, **kw):
+            calls.append((q.shape[-2], k.shape[-2]))
+            return sdpa(q, k, v, **kw)
+
+        monkeypatch.setattr(F, 'scaled_dot_product_attention', spy)
+        with torch.no_grad():
+            out = neck(_feats())
+            q, s = _explicit_flow(neck, feats, stride)
+        torch.testing.assert_close(out.query_feats[-1], q, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(out.support_feats[-1], s, rtol=1e-5, atol=1e-5)
+        nq = (-(-6 // stride)) * (-(-5 // stride))
+        ns = (-(-4 // stride)) ** 2
+        assert calls == [(nq, nq), (ns, ns), (nq, 2 * ns), (ns, nq)]
+
+    def test_message_stride_trains(self):
+        neck = _neck(message_stride=2)
+        neck.train()
+        out = neck(_feats())
+        (out.query_feats[-1].square().mean() + out.support_feats[-1].square().mean()).backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all()
+                   for p in neck.parameters())
+
     @pytest.mark.parametrize('kw, match', [
+        (dict(message_stride=0), 'message_stride'),
+        (dict(message_stride=2.0), 'message_stride'),
         (dict(flows=('inner', 'sideways')), 'flows must be'),
         (dict(flows=('inner', 'inner')), 'flows must be'),
         (dict(num_rounds=0), 'num_rounds'),
