@@ -260,6 +260,30 @@ def test_host_syncs_per_training_step(family):
         assert set(syncs.counts) == {'numpy'}
 
 
+@pytest.mark.parametrize('family, option', [('cmnet', dict(message_stride=2)),
+                                             ('dotgraph', dict(input_size=80))])
+def test_speed_options_off_the_cpu_without_host_syncs(family, option):
+    """The speed options of docs/speed.md (CMNet's message stride, DOTGraph's CLIP input size)
+    keep the family's meta-device step and its host-sync budget."""
+    cfg = copy.deepcopy(family_config(family).model)
+    cfg.necks[1].update(option)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    name, value = next(iter(option.items()))
+    assert getattr(model.necks[1], name) == value
+    optim = _sgd(model)
+    model.train_step(_batch(b=2, k=1, h=64, w=64, ori=(64, 64)), optim)  # warm caches
+    with HostSyncCounter() as syncs:
+        log_vars = model.train_step(_batch(b=2, k=1, h=64, w=64, ori=(64, 64)), optim)
+    assert torch.isfinite(log_vars['loss']) and syncs.total <= SYNC_BUDGET[family], syncs.counts
+    model.to('meta')
+    with MetaHostReads() as reads:
+        log_vars = model.train_step(_batch(b=2, k=1, h=64, w=64, ori=(64, 64)), _sgd(model))
+    assert log_vars['loss'].device.type == 'meta'
+    assert sum(reads.reads.values()) == SYNC_BUDGET[family], reads.reads
+
+
 def test_the_sync_counter_counts():
     x = torch.arange(6.0)
     with HostSyncCounter() as syncs:
@@ -381,6 +405,7 @@ NEW_FAMILY_PAPER_CONFIGS = [
     'pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold0-1shot.py',
     'pfenet/pfenet_r101-d8_4xb8-50e_coco20i-fold0-1shot.py',
     'bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-5shot.py',
+    'cmnet/cmnet_r50-d8_1xb4-200e_pascal5i-fold0-1shot_mfm-stride2.py',
     'bam/bam_vgg16_4xb2-200e_pascal5i-fold0-5shot.py',
     'hsnet/hsnet_r50_1xb20-2000e_pascal5i-fold0-1shot.py',
     'hsnet/hsnet_vgg16_1xb20-2000e_pascal5i-fold0-1shot.py',
@@ -394,7 +419,7 @@ NEW_FAMILY_PAPER_CONFIGS = [
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16], ids=['fp16', 'bf16'])
 @pytest.mark.parametrize('name', NEW_FAMILY_PAPER_CONFIGS)
 def test_paper_configs_under_autocast(name, dtype):
-    """PFENet's, BAM's, HSNet's and HDMNet's paper configs (their real widths, random weights, small
+    """PFENet's, BAM's, HSNet's and HDMNet's paper configs and CMNet's message-stride variant (their real widths, random weights, small
     inputs): a training step under autocast with finite losses and (unscaled) gradients."""
     from .test_configs import _offline
     cfg = Config.fromfile(f'{REPO}/configs/{name}')
