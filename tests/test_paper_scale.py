@@ -260,18 +260,22 @@ def test_host_syncs_per_training_step(family):
         assert set(syncs.counts) == {'numpy'}
 
 
-@pytest.mark.parametrize('family, option', [('cmnet', dict(message_stride=2)),
-                                             ('dotgraph', dict(input_size=80))])
-def test_speed_options_off_the_cpu_without_host_syncs(family, option):
-    """The speed options of docs/speed.md (CMNet's message stride, DOTGraph's CLIP input size)
-    keep the family's meta-device step and its host-sync budget."""
+@pytest.mark.parametrize('family, options', [
+    ('cmnet', {1: dict(message_stride=2)}),
+    ('cmnet', {1: dict(message_stride=2), 2: dict(matching_stride=2)}),
+    ('dotgraph', {1: dict(input_size=80)})])
+def test_speed_options_off_the_cpu_without_host_syncs(family, options):
+    """The speed options of docs/speed.md (CMNet's message and matching strides, DOTGraph's
+    CLIP input size) keep the family's meta-device step and its host-sync budget."""
     cfg = copy.deepcopy(family_config(family).model)
-    cfg.necks[1].update(option)
+    for index, option in options.items():
+        cfg.necks[index].update(option)
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
-    name, value = next(iter(option.items()))
-    assert getattr(model.necks[1], name) == value
+    for index, option in options.items():
+        for name, value in option.items():
+            assert getattr(model.necks[index], name) == value
     optim = _sgd(model)
     model.train_step(_batch(b=2, k=1, h=64, w=64, ori=(64, 64)), optim)  # warm caches
     with HostSyncCounter() as syncs:
@@ -405,7 +409,7 @@ NEW_FAMILY_PAPER_CONFIGS = [
     'pfenet/pfenet_vgg16_4xb8-50e_coco20i-fold0-1shot.py',
     'pfenet/pfenet_r101-d8_4xb8-50e_coco20i-fold0-1shot.py',
     'bam/bam_r50-d8_4xb2-200e_pascal5i-fold0-5shot.py',
-    'cmnet/cmnet_r50-d8_1xb4-200e_pascal5i-fold0-1shot_mfm-stride2.py',
+    'cmnet/cmnet_r50-d8_1xb4-200e_pascal5i-fold0-1shot_mfm-pot-stride2.py',
     'bam/bam_vgg16_4xb2-200e_pascal5i-fold0-5shot.py',
     'hsnet/hsnet_r50_1xb20-2000e_pascal5i-fold0-1shot.py',
     'hsnet/hsnet_vgg16_1xb20-2000e_pascal5i-fold0-1shot.py',
@@ -419,8 +423,8 @@ NEW_FAMILY_PAPER_CONFIGS = [
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16], ids=['fp16', 'bf16'])
 @pytest.mark.parametrize('name', NEW_FAMILY_PAPER_CONFIGS)
 def test_paper_configs_under_autocast(name, dtype):
-    """PFENet's, BAM's, HSNet's and HDMNet's paper configs and CMNet's message-stride variant (their real widths, random weights, small
-    inputs): a training step under autocast with finite losses and (unscaled) gradients."""
+    """PFENet's, BAM's, HSNet's and HDMNet's paper configs and CMNet's variant with both
+    speed options (their real widths, random weights, small inputs): a training step under autocast with finite losses and (unscaled) gradients."""
     from .test_configs import _offline
     cfg = Config.fromfile(f'{REPO}/configs/{name}')
     _offline(cfg)

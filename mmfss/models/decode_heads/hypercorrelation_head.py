@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
-from ..utils import EpisodeFeatures, decode_losses, foreground_weights
+from ..utils import EpisodeFeatures, class_argmax, decode_losses, foreground_weights
 from ..utils.center_pivot_conv4d import CenterPivotConv4d
 
 __all__ = ['HypercorrelationHead', 'hypercorrelation', 'fuse_shots', 'SHOT_FUSIONS']
@@ -52,8 +52,9 @@ def fuse_shots(logits: Sequence[Tensor], size, mode: str, training: bool,
         return logits[0]
     if training or mode == 'mean':
         return torch.stack(list(logits)).mean(0)
-    votes = sum(F.interpolate(x, size, mode='bilinear', align_corners=align_corners)
-                .argmax(dim=1) for x in logits)
+    votes = sum(class_argmax(F.interpolate(x, size, mode='bilinear',
+                                           align_corners=align_corners), dim=1)
+                for x in logits)
     peak = votes.flatten(1).max(dim=1).values.clamp(min=1).view(-1, 1, 1)
     fg = (votes.float() / peak >= 0.5).float()
     return torch.stack([1 - fg, fg], 1)

@@ -11,7 +11,7 @@ from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
 from ..utils.lazy_levels import add_levels, map_levels
-from ..utils import EpisodeFeatures, resize_concat, shared_forward
+from ..utils import EpisodeFeatures, NodeGrid, resize_concat, shared_forward
 
 __all__ = ['MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding']
 
@@ -104,34 +104,6 @@ def _episode_major(support: Tensor) -> Tensor:
     """[B, K, C, Ns] -> [B, C, K*Ns]."""
     b, k, c, ns = support.shape
     return support.permute(0, 2, 1, 3).reshape(b, c, k * ns)
-
-
-class _NodeGrid:
-    """Pools flattened nodes [N, C, h*w] to a coarser grid and brings messages back.
-
-    With ``stride`` s the nodes are averaged over s x s cells (``ceil_mode``: a partial cell
-    at the border averages the nodes it holds), and a message computed on the coarse grid is
-    resized bilinearly (half-pixel) to the full grid. ``stride=1`` is the identity.
-    """
-
-    def __init__(self, size: Tuple[int, int], stride: int) -> None:
-        self.size, self.stride = tuple(size), stride
-
-    def pool(self, x: Tensor) -> Tensor:
-        if self.stride == 1:
-            return x
-        grid = x.unflatten(-1, self.size)
-        s = self.stride
-        return F.avg_pool2d(grid, s, s, ceil_mode=True).flatten(-2)
-
-    def unpool(self, m: Tensor) -> Tensor:
-        if self.stride == 1:
-            return m
-        h, w = self.size
-        s = self.stride
-        grid = m.unflatten(-1, (-(-h // s), -(-w // s)))
-        return F.interpolate(grid, size=self.size, mode='bilinear',
-                             align_corners=False).flatten(-2)
 
 
 @MODELS.register_module()
@@ -235,8 +207,8 @@ class MessageFlowNeck(BaseModule):
             tuple[Tensor, Tensor]: Updated query [B, C, Nq] and support [B, K, C, Ns] nodes.
         """
         b, k, c, ns = support.shape
-        q_grid = _NodeGrid(query_size, self.message_stride)
-        s_grid = _NodeGrid(support_size, self.message_stride)
+        q_grid = NodeGrid(query_size, self.message_stride)
+        s_grid = NodeGrid(support_size, self.message_stride)
         for layers in self.layers:
             for name in self.flows:
                 layer = layers[name]

@@ -14,6 +14,8 @@ import torch.nn as nn
 from mmseg.models.utils import resize
 from torch import Tensor
 
+from .class_argmax import class_argmax
+
 __all__ = ['pixel_accuracy', 'segmentation_loss', 'decode_losses']
 
 
@@ -30,7 +32,7 @@ def pixel_accuracy(logits: Tensor, label: Tensor, ignore_index: int = 255) -> Te
         Tensor: [1] accuracy in [0, 100] (0 when no pixel is labelled, as mmseg).
     """
     valid = label != ignore_index
-    correct = ((logits.argmax(dim=1) == label) & valid).sum(dtype=torch.float32)
+    correct = ((class_argmax(logits, dim=1) == label) & valid).sum(dtype=torch.float32)
     eps = torch.finfo(torch.float32).eps
     total = valid.sum(dtype=torch.float32) + eps
     return ((correct + eps) * (100.0 / total)).view(1)

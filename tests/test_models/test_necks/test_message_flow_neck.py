@@ -174,14 +174,6 @@ class TestMessageFlowNeck:
         ns = (-(-4 // stride)) ** 2
         assert calls == [(nq, nq), (ns, ns), (nq, 2 * ns), (ns, nq)]
 
-    def test_partial_border_cells_average_their_own_nodes(self):
-        from mmfss.models.necks.message_flow_neck import _NodeGrid
-        grid = _NodeGrid((1, 3), 2)
-        x = torch.tensor([[[1.0, 3.0, 10.0]]])  # [N=1, C=1, 1x3 nodes]
-        torch.testing.assert_close(grid.pool(x), torch.tensor([[[2.0, 10.0]]]))
-        assert grid.unpool(grid.pool(x)).shape == x.shape
-        assert _NodeGrid((1, 3), 1).pool(x) is x
-
     def test_message_stride_trains(self):
         neck = _neck(message_stride=2)
         neck.train()

@@ -194,3 +194,76 @@ def test_cost_and_plan_in_float32_under_autocast(dtype):
     assert cost.dtype == torch.float32 and low['plan'].dtype == torch.float32
     torch.testing.assert_close(low['prior'], fp32['prior'], rtol=0, atol=0.02)
     assert neck.ot_domain == 'kernel' and _neck(eps=0.01).ot_domain == 'log'
+
+
+def _explicit_cell_prior(neck, query, support, masks, stride):
+    """The matching of s x s cell averages written out on 4-D grids: cells by
+    ``avg_pool2d`` (ceil mode), the cells' mask fraction the mean of their nodes',
+    CMNet's object supply, the prior resized (half-pixel) back to the query's nodes."""
+    import torch.nn.functional as F
+
+    from mmfss.models.utils import foreground_weights
+    from mmfss.ot import partial_ot
+    b, k, c, hs, ws = support.shape
+    h, w = query.shape[-2:]
+
+    def cells(x):
+        return F.avg_pool2d(x, stride, stride, ceil_mode=True)
+
+    s = cells(support.flatten(0, 1)).flatten(2)
+    q = cells(query).flatten(2).repeat_interleave(k, dim=0)
+    mask = cells(foreground_weights(masks.flatten(0, 1), (hs, ws))).flatten(1)
+    mask = (mask >= neck.mask_threshold).float()
+    ns, nq = s.shape[-1], q.shape[-1]
+    share = mask.mean(1)
+    a = torch.where(share[:, None] > 0, mask / ns, torch.full_like(mask, 1 / ns))
+    d = torch.full((b * k, nq), 1 / nq)
+    plan = partial_ot(cosine_cost(s, q), a, d, share, neck.eps, neck.num_iters, False,
+                      check=False)
+    flow = torch.einsum('ns,nsq->nq', mask, plan) * nq
+    hc, wc = -(-h // stride), -(-w // stride)
+    prior = flow.view(b, k, 1, hc, wc).mean(1)
+    return plan, F.interpolate(prior, size=(h, w), mode='bilinear', align_corners=False)
+
+
+class TestMatchingStride:
+    """``matching_stride``: the matching between s x s cell averages (a speed option)."""
+
+    @pytest.mark.parametrize('stride', [1, 2, 3])
+    def test_is_the_matching_of_cell_averages(self, stride):
+        torch.manual_seed(stride)
+        b, k, c = 2, 2, 8
+        query, support = torch.randn(b, c, 5, 7), torch.randn(b, k, c, 4, 6)  # odd grids
+        masks = (torch.rand(b, k, 16, 24) > 0.5).long()
+        neck = _neck(matching_stride=stride)
+        out = neck.match(query, support, masks)
+        plan, prior = _explicit_cell_prior(neck, query, support, masks, stride)
+        cells_q = (-(-5 // stride)) * (-(-7 // stride))
+        cells_s = (-(-4 // stride)) * (-(-6 // stride))
+        assert out['plan'].shape == (b * k, cells_s, cells_q)
+        assert out['node_mask'].shape == (b * k, cells_s)
+        assert out['prior'].shape == (b, 1, 5, 7)
+        torch.testing.assert_close(out['plan'], plan, rtol=1e-5, atol=1e-9)
+        torch.testing.assert_close(out['prior'], prior, rtol=1e-5, atol=1e-6)
+
+    def test_prior_finds_the_object(self):
+        neck = _neck(num_iters=50, matching_stride=2)
+        query, support, masks = _episode(fg_rows=2)  # object: the query's left 4x2 nodes
+        prior = neck(_feats(query, support, masks)).priors['ot_prior']
+        assert prior.shape == (1, 1, 4, 4) and (prior >= 0).all() and (prior <= 1 + 1e-4).all()
+        assert prior[..., 0].min() > 0.9 and prior[..., 3].max() < 0.1
+        assert (prior[..., 0] > prior[..., 1]).all() and (prior[..., 2] > prior[..., 3]).all()
+
+    def test_trains(self):
+        query, support, masks = _episode(fg_rows=2, b=2, k=2)
+        query.requires_grad_(True)
+        support = support.clone().requires_grad_(True)
+        prior = _neck(matching_stride=2).match(query, support, masks)['prior']
+        (prior * torch.randn_like(prior)).sum().backward()
+        for t in (query, support):
+            assert torch.isfinite(t.grad).all() and (t.grad.abs().sum((0, 1, 2)) > 0).all()
+
+    @pytest.mark.parametrize('stride', [0, 2.0, '2'])
+    def test_bad_values(self, stride):
+        with pytest.raises(ValueError, match='matching_stride must be an int >= 1'):
+            _neck(matching_stride=stride)

@@ -450,7 +450,7 @@ def test_postprocess_result_equals_mmseg(flip):
     protocol's scored frame is left to its own path."""
     from mmseg.models.segmentors import BaseSegmentor
 
-    from mmfss.models.segmentors.few_shot_segmentor import class_argmax
+    from mmfss.models.utils import class_argmax
     model = MODELS.build(_model_cfg())
     torch.manual_seed(0)
     logits = torch.randn(3, 2, 48, 40)
@@ -476,4 +476,4 @@ def test_postprocess_result_equals_mmseg(flip):
     x = torch.randn(2, 33, 17)
     x[:, 0, 0] = float('nan')
     x[1, 1, 1] = float('nan')
-    assert torch.equal(class_argmax(x), x.argmax(0, keepdim=True))
+    assert torch.equal(class_argmax(x)[None], x.argmax(0, keepdim=True))
