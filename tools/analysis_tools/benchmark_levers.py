@@ -1,9 +1,8 @@
 """Speed levers of mmfss, each next to the implementation it replaced, in one process.
 
     python tools/analysis_tools/benchmark_levers.py [--levers grad-cam text-cache attention]
-        [attention-inference sinkhorn-backward] [--rounds 7] [--image-size 480] [--nodes 3600] [--channels 256]
-        [--batch 2]
-        [--tiny]
+        [attention-inference sinkhorn-backward split-conv] [--rounds 7] [--image-size 480]
+        [--nodes 3600] [--channels 256] [--batch 2] [--tiny]
 
 Every lever keeps results (its test holds the numbers equal); this tool measures what each
 costs against what it replaced, the two alternating round by round after one untimed round
@@ -28,7 +27,12 @@ costs against what it replaced, the two alternating round by round after one unt
   (:func:`~mmfss.ot.kernel_sinkhorn_scalings`, its backward forming the kernel's gradient in
   one product) against differentiating the unrolled iterations, on a [``--batch``,
   ``--nodes``, ``--nodes``] kernel with the OT graph's 2 problems and 3 iterations,
-  forward and backward.
+  forward and backward;
+* ``split-conv``: CMNet's training step with both strides (``_mfm-pot-stride2``, batch
+  ``--batch``, 1-shot, 473 crops; ``--tiny``: 97 crops) where convolutions of
+  concatenations are split into their parts (:mod:`mmfss.models.utils.split_conv`: the mask
+  refinement convolves the features once for all its iterations, the message update's
+  message half runs on the cells) against the concatenated convolutions, the same weights.
 
 The levers measured inside a whole training step (the supports' deferred last stage,
 channels-last, the same-size resizes) are in ``benchmark_speed.py``'s tables and
@@ -43,7 +47,8 @@ import time
 from typing import Callable, Dict, List
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-LEVERS = ('grad-cam', 'text-cache', 'attention', 'attention-inference', 'sinkhorn-backward')
+LEVERS = ('grad-cam', 'text-cache', 'attention', 'attention-inference', 'sinkhorn-backward',
+          'split-conv')
 TINY_CLIP = dict(embed_dim=64,
                  vision_cfg=dict(image_size=64, layers=2, width=64, patch_size=16,
                                  head_width=32),
@@ -188,15 +193,37 @@ def sinkhorn_sides(args) -> Dict[str, Callable]:
             'unrolled products': step(unrolled)}
 
 
+def split_conv_sides(args) -> Dict[str, Callable]:
+    from unittest import mock
+
+    from benchmark_speed import MmfssSide
+
+    import mmfss.models.decode_heads.ppm_few_shot_head as head_module
+    from mmfss.models.necks.message_flow_neck import MessagePassing
+    options = argparse.Namespace(
+        crop=97 if args.tiny else 473, batch=args.batch, shot=1, device='cpu',
+        model_options=['necks.1.message_stride=2', 'necks.2.matching_stride=2'])
+    split, whole = MmfssSide('cmnet', options), MmfssSide('cmnet', options)
+
+    def concatenated():
+        with mock.patch.object(head_module, 'splits_by_channels', lambda m: False), \
+                mock.patch.object(MessagePassing, 'splits_update', False):
+            whole.train_step()
+
+    return {'split convolutions (mmfss)': split.train_step,
+            'concatenated': concatenated}
+
+
 SIDES = {'grad-cam': grad_cam_sides, 'text-cache': text_cache_sides,
          'attention': attention_sides,
          'attention-inference': lambda args: attention_sides(args, train=False),
-         'sinkhorn-backward': sinkhorn_sides}
+         'sinkhorn-backward': sinkhorn_sides, 'split-conv': split_conv_sides}
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
+    sys.path.insert(0, osp.join(REPO, 'tools'))
     sys.path.insert(0, REPO)
     from mmengine.registry import init_default_scope
 

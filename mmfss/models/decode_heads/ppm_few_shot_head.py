@@ -12,8 +12,9 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.lazy_levels import map_levels
-from ..utils import (EpisodeFeatures, ResizeConcatInputsMixin, decode_losses,
-                     foreground_weights, masked_average_pooling, resize_to, shared_forward)
+from ..utils import (EpisodeFeatures, ResizeConcatInputsMixin, after_conv, conv_channels,
+                     decode_losses, foreground_weights, masked_average_pooling, resize_to,
+                     shared_forward, splits_by_channels)
 
 __all__ = ['PPMFewShotHead', 'SINGLE_EPISODE_NORMS']
 
@@ -116,9 +117,37 @@ class PPMFewShotHead(ResizeConcatInputsMixin, BaseDecodeHead):
             parts.append(resize_to(feats.priors[key], query.shape[-2:], self.align_corners))
         x = self.merge(torch.cat(parts, dim=1))
         x = self.bottleneck(torch.cat([x, *self.pyramid(x)], dim=1))
-        logits = self.cls_seg(x)
+        return self.refine_logits(x, self.cls_seg(x))
+
+    def refine_logits(self, x: Tensor, logits: Tensor) -> Tensor:
+        """The mask refinement: ``refine_iters`` times
+        ``logits = cls_seg(x + R(concat(x, softmax(logits))))``.
+
+        R's first convolution is linear in its input channels: its response to ``x`` is the
+        same in every iteration, so it is computed once and each iteration adds the response
+        to the probabilities (equal to the concatenated convolution up to rounding;
+        ``test_mask_refinement``). A conv layer that does not split so runs the
+        concatenation.
+
+        Args:
+            x (Tensor): [B, C, h, w] bottleneck features.
+            logits (Tensor): [B, 2, h, w] logits before refinement.
+
+        Returns:
+            Tensor: [B, 2, h, w] refined logits (``logits`` when ``refine_iters=0``).
+        """
+        if not self.refine_iters:
+            return logits
+        first, rest = self.refine[0], self.refine[1:]
+        if not splits_by_channels(first):
+            for _ in range(self.refine_iters):
+                logits = self.cls_seg(x + self.refine(torch.cat([x, logits.softmax(1)], 1)))
+            return logits
+        c = x.shape[1]
+        from_x = conv_channels(first, x, 0, c, bias=True)
         for _ in range(self.refine_iters):
-            logits = self.cls_seg(x + self.refine(torch.cat([x, logits.softmax(dim=1)], 1)))
+            probs = conv_channels(first, logits.softmax(1), c, c + self.num_classes)
+            logits = self.cls_seg(x + rest(after_conv(first, from_x + probs)))
         return logits
 
     def pyramid(self, x: Tensor) -> List[Tensor]:

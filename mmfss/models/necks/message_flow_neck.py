@@ -11,7 +11,8 @@ from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
 from ..utils.lazy_levels import add_levels, map_levels
-from ..utils import EpisodeFeatures, NodeGrid, resize_concat, shared_forward
+from ..utils import (EpisodeFeatures, NodeGrid, after_conv, conv_channels, resize_concat,
+                     shared_forward, splits_by_channels)
 
 __all__ = ['MessageFlowNeck', 'MessagePassing', 'LearnedPositionalEncoding']
 
@@ -74,6 +75,7 @@ class MessagePassing(nn.Module):
         super().__init__()
         if attn_scale not in ('sqrt', 'none'):
             raise ValueError(f"attn_scale must be 'sqrt' or 'none', got {attn_scale!r}")
+        self.channels = channels
         self.scale = 1.0 / math.sqrt(channels) if attn_scale == 'sqrt' else 1.0
         self.query = nn.Conv1d(channels, channels, 1)
         self.key = nn.Conv1d(channels, channels, 1)
@@ -94,6 +96,31 @@ class MessagePassing(nn.Module):
     def update(self, target: Tensor, message: Tensor) -> Tensor:
         """Eq. 6: ``f + MLP(concat(f, m))``."""
         return target + self.mlp(torch.cat([target, message], dim=1))
+
+    @property
+    def splits_update(self) -> bool:
+        """Whether Eq. 6's first convolution splits into its node and message halves
+        (:meth:`project_message`, :meth:`update_projected`)."""
+        return splits_by_channels(self.mlp[0])
+
+    def project_message(self, message: Tensor) -> Tensor:
+        """The message's half of Eq. 6's first 1x1 conv: [N, C, L] -> [N, 2C, L]."""
+        return conv_channels(self.mlp[0], message, self.channels, 2 * self.channels)
+
+    def update_projected(self, target: Tensor, projected: Tensor) -> Tensor:
+        """Eq. 6 given the message's half of the first conv (:meth:`project_message`):
+        ``update(f, m) == update_projected(f, project_message(m))`` up to rounding.
+
+        Args:
+            target (Tensor): [N, C, L] node features f.
+            projected (Tensor): [N, 2C, L] the messages' projection.
+
+        Returns:
+            Tensor: [N, C, L] updated nodes.
+        """
+        first = self.mlp[0]
+        hidden = conv_channels(first, target, 0, self.channels, bias=True) + projected
+        return target + self.mlp[1](after_conv(first, hidden))
 
     def forward(self, target: Tensor, source: Tensor) -> Tensor:
         """Update ``target`` [N, C, Lt] with messages from ``source`` [N, C, Ls]."""
@@ -132,8 +159,10 @@ class MessageFlowNeck(BaseModule):
     paper passes messages between all nodes): the messages (Eq. 7-8) are computed between
     nodes averaged over s x s cells of the grid and resized bilinearly back to every node,
     whose residual update (Eq. 6) stays at full resolution. The attentions then cost 1/s^4
-    (3600 x 3600 nodes at 473 crops: 900 x 900 with s = 2); docs/speed.md has its measured
-    speed and its effect on Shapes-5i.
+    (3600 x 3600 nodes at 473 crops: 900 x 900 with s = 2); the message's half of the
+    update's first 1x1 conv also runs on the cells before the resize (the same result up to
+    rounding: both are linear, one over channels, one over nodes). docs/speed.md has its
+    measured speed and its effect on Shapes-5i.
 
     Args:
         in_channels (Sequence[int]): Channels of the levels in ``in_index``.
@@ -223,15 +252,24 @@ class MessageFlowNeck(BaseModule):
                                             _episode_major(s_nodes.unflatten(0, (b, k))))
                     m_support = layer.message(
                         s_nodes, q_nodes[:, None].expand(b, k, c, -1).flatten(0, 1))
-                m_query, m_support = q_grid.unpool(m_query), s_grid.unpool(m_support)
                 # one MLP call over all nodes (query and supports side by side along the
                 # node axis), so its batch norm sees the same statistics in training and
                 # evaluation; both updates use the previous state
                 nq = query.shape[-1]
                 nodes = torch.cat([query, _episode_major(support)], dim=2)
-                messages = torch.cat([m_query, _episode_major(m_support.view(b, k, c, ns))],
-                                     dim=2)
-                updated = layer.update(nodes, messages)
+                if self.message_stride > 1 and layer.splits_update:
+                    # Eq. 6's first conv is linear in the message and the bilinear resize
+                    # mixes nodes only: the message's half of the conv runs on the cells
+                    m_query = q_grid.unpool(layer.project_message(m_query))
+                    m_support = s_grid.unpool(layer.project_message(m_support))
+                    projected = torch.cat(
+                        [m_query, _episode_major(m_support.view(b, k, 2 * c, ns))], dim=2)
+                    updated = layer.update_projected(nodes, projected)
+                else:
+                    m_query, m_support = q_grid.unpool(m_query), s_grid.unpool(m_support)
+                    messages = torch.cat(
+                        [m_query, _episode_major(m_support.view(b, k, c, ns))], dim=2)
+                    updated = layer.update(nodes, messages)
                 query = updated[:, :, :nq]
                 support = updated[:, :, nq:].reshape(b, c, k, ns).permute(0, 2, 1, 3)
         return query, support

@@ -95,6 +95,33 @@ class TestPPMFewShotHead:
             _head(refine_iters=-1)
 
 
+@pytest.mark.parametrize('training', [False, True])
+def test_mask_refinement_convolves_the_features_once(training, monkeypatch):
+    # R's first conv splits into the features' part (once) and the probabilities' part (per
+    # iteration); the logits and gradients equal the concatenated conv's
+    def run():
+        torch.manual_seed(0)
+        head = _head(refine_iters=3, dropout_ratio=0.0).train(training)
+        calls = []
+        conv = head.refine[0].conv
+        hook = conv.register_forward_hook(lambda m, a, o: calls.append(a[0].shape[1]))
+        logits = head(_feats())
+        hook.remove()
+        logits.square().mean().backward()
+        return logits, {n: p.grad for n, p in head.named_parameters() if p.grad is not None}, calls
+
+    split, split_grads, split_calls = run()
+    assert split_calls == []  # the split path never runs the 10-channel conv module
+    import mmfss.models.decode_heads.ppm_few_shot_head as module
+    monkeypatch.setattr(module, 'splits_by_channels', lambda m: False)
+    whole, whole_grads, whole_calls = run()
+    assert whole_calls == [8 + 2] * 3
+    torch.testing.assert_close(split, whole, rtol=1e-5, atol=1e-5)
+    assert split_grads.keys() == whole_grads.keys()
+    for name, grad in split_grads.items():
+        torch.testing.assert_close(grad, whole_grads[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
 def _ppm_label(b):
     samples = []
     for _ in range(b):

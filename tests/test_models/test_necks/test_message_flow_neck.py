@@ -80,6 +80,11 @@ class TestMessagePassing:
                 f = target[n, :, i]
                 out[n, :, i] = f + layer.mlp(torch.cat([f, m])[None, :, None])[0, :, 0]  # Eq. 6
         torch.testing.assert_close(layer(target, source), out, rtol=1e-5, atol=1e-5)
+        # the update split into the node and message halves of its first conv
+        message = layer.message(target, source)
+        assert layer.splits_update
+        torch.testing.assert_close(layer.update_projected(target, layer.project_message(message)),
+                                   layer.update(target, message), rtol=1e-5, atol=1e-5)
         unscaled = MessagePassing(6, attn_scale='none')
         assert unscaled.scale == 1.0
         with pytest.raises(ValueError, match='attn_scale'):
@@ -174,13 +179,30 @@ class TestMessageFlowNeck:
         ns = (-(-4 // stride)) ** 2
         assert calls == [(nq, nq), (ns, ns), (nq, 2 * ns), (ns, nq)]
 
-    def test_message_stride_trains(self):
-        neck = _neck(message_stride=2)
-        neck.train()
-        out = neck(_feats())
-        (out.query_feats[-1].square().mean() + out.support_feats[-1].square().mean()).backward()
-        assert all(p.grad is not None and torch.isfinite(p.grad).all()
-                   for p in neck.parameters())
+    def test_message_stride_trains(self, monkeypatch):
+        # with s > 1 the message's half of the update's first conv runs on the cells: the
+        # training step (batch statistics) equals resizing the messages first, gradients too
+        def step():
+            torch.manual_seed(1)
+            neck = _neck(message_stride=2)
+            neck.train()
+            out = neck(_feats())
+            loss = out.query_feats[-1].square().mean() + out.support_feats[-1].square().mean()
+            loss.backward()
+            assert all(p.grad is not None and torch.isfinite(p.grad).all()
+                       for p in neck.parameters())
+            return out, {n: p.grad for n, p in neck.named_parameters()}
+
+        split, split_grads = step()
+        monkeypatch.setattr(MessagePassing, 'splits_update', property(lambda self: False))
+        whole, whole_grads = step()
+        torch.testing.assert_close(split.query_feats[-1], whole.query_feats[-1], rtol=1e-5,
+                                   atol=1e-5)
+        torch.testing.assert_close(split.support_feats[-1], whole.support_feats[-1],
+                                   rtol=1e-5, atol=1e-5)
+        for name, grad in split_grads.items():
+            torch.testing.assert_close(grad, whole_grads[name], rtol=1e-4, atol=1e-5,
+                                       msg=name)
 
     @pytest.mark.parametrize('kw, match', [
         (dict(message_stride=0), 'message_stride'),

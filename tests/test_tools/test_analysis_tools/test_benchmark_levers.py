@@ -19,7 +19,8 @@ def test_every_lever_side_by_side():
     rows = [line for line in proc.stdout.splitlines() if line.startswith('| ') and
             'vs' in line]
     assert [r.split(':')[0][2:] for r in rows] == [
-        'grad-cam', 'text-cache', 'attention', 'attention-inference', 'sinkhorn-backward']
+        'grad-cam', 'text-cache', 'attention', 'attention-inference', 'sinkhorn-backward',
+        'split-conv']
     for row in rows:
         numbers = [float(x) for x in re.findall(r'\d+\.\d+', row.split('|', 2)[2])]
         assert len(numbers) == 6 and all(x >= 0 for x in numbers), row
